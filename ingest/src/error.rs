@@ -1,0 +1,137 @@
+//! Every error ingest answers with, mapped to HTTP in one place.
+//!
+//! The body is always `{"error": {"code": "...", "message": "...", "fields": [...]?}}` with a
+//! stable machine-readable `code` (documented in the README). Messages say what the caller can
+//! fix; causes on our side go to the log, never to the caller, and never include secrets.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use shared::alert::FieldError;
+use std::fmt;
+
+/// An error answer: status, stable code, message, and for validation the offending fields.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub fields: Vec<FieldError>,
+    /// `Retry-After` seconds, for 503.
+    pub retry_after: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    fields: &'a [FieldError],
+}
+
+macro_rules! constructors {
+    ($($name:ident => $status:ident, $code:literal;)*) => {
+        impl ApiError {
+            $(
+                pub fn $name(message: impl Into<String>) -> ApiError {
+                    ApiError::new(StatusCode::$status, $code, message)
+                }
+            )*
+        }
+    };
+}
+
+constructors! {
+    malformed_json => BAD_REQUEST, "malformed_json";
+    invalid_payload => BAD_REQUEST, "invalid_payload";
+    empty_batch => BAD_REQUEST, "empty_batch";
+    signature_missing => UNAUTHORIZED, "signature_missing";
+    signature_malformed => UNAUTHORIZED, "signature_malformed";
+    signature_invalid => UNAUTHORIZED, "signature_invalid";
+    token_invalid => UNAUTHORIZED, "token_invalid";
+    timestamp_invalid => UNAUTHORIZED, "timestamp_invalid";
+    timestamp_out_of_tolerance => UNAUTHORIZED, "timestamp_out_of_tolerance";
+    metrics_unauthorized => UNAUTHORIZED, "unauthorized";
+    unknown_source => NOT_FOUND, "unknown_source";
+    not_found => NOT_FOUND, "not_found";
+    method_not_allowed => METHOD_NOT_ALLOWED, "method_not_allowed";
+    body_timeout => REQUEST_TIMEOUT, "body_timeout";
+    body_too_large => PAYLOAD_TOO_LARGE, "body_too_large";
+    unsupported_media_type => UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type";
+    internal => INTERNAL_SERVER_ERROR, "internal";
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            fields: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// 400 with every offending field named.
+    pub fn invalid_alert(fields: Vec<FieldError>) -> ApiError {
+        let mut error = ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_alert",
+            format!(
+                "{} field(s) do not follow the alert schema v1; see `fields`",
+                fields.len()
+            ),
+        );
+        error.fields = fields;
+        error
+    }
+
+    /// 503: the alerts were not stored; the caller should send them again later.
+    pub fn broker_unavailable(retry_after: u64) -> ApiError {
+        let mut error = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "broker_unavailable",
+            "the alerts could not be stored durably; nothing was accepted, send them again",
+        );
+        error.retry_after = Some(retry_after);
+        error
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({}): {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds)));
+        }
+        response.json(Body {
+            error: Inner {
+                code: self.code,
+                message: &self.message,
+                fields: &self.fields,
+            },
+        })
+    }
+}

@@ -1,0 +1,96 @@
+//! Ingest's Prometheus metrics. Labels are low-cardinality on purpose: `source` is a
+//! configured source name (or `_unknown`), `outcome` a stable error code or `accepted`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// Label value for requests to a source that is not configured.
+pub const UNKNOWN_SOURCE: &str = "_unknown";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub source: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabels {
+    pub source: String,
+}
+
+pub struct Metrics {
+    pub registry: Registry,
+    /// Webhook requests by source and outcome.
+    pub requests: Family<RequestLabels, Counter>,
+    /// Alerts accepted (confirmed by the broker) by source.
+    pub alerts_accepted: Family<SourceLabels, Counter>,
+    /// Time from the first publish of a request to the broker's last confirm.
+    pub publish_confirm_seconds: Histogram,
+    /// Webhook requests being handled right now.
+    pub in_flight: Gauge,
+    /// 1 while connected to the broker.
+    pub broker_connected: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("relay_ingest");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let alerts_accepted = Family::<SourceLabels, Counter>::default();
+        let publish_confirm_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        let in_flight = Gauge::default();
+        let broker_connected = Gauge::default();
+        registry.register(
+            "requests",
+            "Webhook requests by source and outcome",
+            requests.clone(),
+        );
+        registry.register(
+            "alerts_accepted",
+            "Alerts confirmed by the broker, by source",
+            alerts_accepted.clone(),
+        );
+        registry.register(
+            "publish_confirm_seconds",
+            "Time from publishing a request's alerts to the broker's last confirm",
+            publish_confirm_seconds.clone(),
+        );
+        registry.register(
+            "requests_in_flight",
+            "Webhook requests being handled",
+            in_flight.clone(),
+        );
+        registry.register(
+            "broker_connected",
+            "1 while connected to RabbitMQ",
+            broker_connected.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            alerts_accepted,
+            publish_confirm_seconds,
+            in_flight,
+            broker_connected,
+        }
+    }
+
+    pub fn count_request(&self, source: &str, outcome: &str) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                source: source.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

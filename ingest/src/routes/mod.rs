@@ -1,0 +1,5 @@
+//! HTTP routes, one file per endpoint family.
+
+pub mod health;
+pub mod metrics;
+pub mod webhooks;

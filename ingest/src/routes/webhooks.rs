@@ -1,0 +1,237 @@
+//! `POST /v1/webhooks/{source}`: verify, validate, publish durably, then answer.
+//!
+//! The order is fixed: source known (404) → JSON content type (415) → body within the limit
+//! and in time (413, 408) → signature over the raw bytes (401) → payload (400) → publish with
+//! confirms (503 unless every message was confirmed) → 202. Nothing is published for a
+//! rejected request, and no step before the signature reads the body's content.
+
+use crate::error::ApiError;
+use crate::metrics::UNKNOWN_SOURCE;
+use crate::startup::{AppState, Source};
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde::Serialize;
+use shared::alert::Alert;
+use shared::amqp::topology::WORK_KEY;
+use shared::amqp::{HeaderValue, Outgoing};
+use shared::message::{
+    AlertMessage, ALERT_ID_HEADER, SCHEMA_HEADER, SCHEMA_VERSION, SOURCE_HEADER,
+};
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+#[derive(Serialize)]
+struct Accepted {
+    accepted: usize,
+    /// The stable message ids, in the order of the request's alerts.
+    ids: Vec<String>,
+}
+
+/// Counts the request while it is handled.
+struct InFlight<'a>(&'a AppState);
+
+impl<'a> InFlight<'a> {
+    fn enter(state: &'a AppState) -> Self {
+        state.metrics.in_flight.inc();
+        InFlight(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.metrics.in_flight.dec();
+    }
+}
+
+pub async fn receive(
+    request: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let name = path.into_inner();
+    let _in_flight = InFlight::enter(&state);
+    let source = state.sources.get(&name);
+    let label = source.map_or(UNKNOWN_SOURCE, |s| s.name.as_str());
+    let span = tracing::info_span!(
+        "webhook",
+        source = %label,
+        alert_id = tracing::field::Empty,
+        alerts = tracing::field::Empty,
+    );
+    let result = async {
+        let source = source
+            .ok_or_else(|| ApiError::unknown_source("no source of that name is configured"))?;
+        handle(&request, payload, &state, source).await
+    }
+    .instrument(span.clone())
+    .await;
+    let _entered = span.enter();
+    match &result {
+        Ok(response) => {
+            state.metrics.count_request(label, "accepted");
+            tracing::debug!(status = response.status().as_u16(), "accepted");
+        }
+        Err(error) => {
+            state.metrics.count_request(label, error.code);
+            if error.status.is_server_error() {
+                tracing::warn!(code = error.code, "request not accepted: {}", error.message);
+            } else {
+                tracing::info!(
+                    code = error.code,
+                    status = error.status.as_u16(),
+                    "request rejected: {}",
+                    error.message
+                );
+            }
+        }
+    }
+    result
+}
+
+async fn handle(
+    request: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    source: &Source,
+) -> Result<HttpResponse, ApiError> {
+    check_content_type(request)?;
+    let body = read_body(request, payload, state.max_body_bytes, state.body_timeout).await?;
+    let now = chrono::Utc::now();
+    let proof = source
+        .verifier
+        .verify(request.headers(), &body, now.timestamp())?;
+    let alerts = source.format.parse(&proof, &body)?;
+
+    let span = tracing::Span::current();
+    span.record("alerts", alerts.len());
+    if let [only] = alerts.as_slice() {
+        span.record("alert_id", only.id.as_str());
+    }
+    let messages = alerts
+        .into_iter()
+        .map(|alert| to_outgoing(&source.name, alert, now))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let started = Instant::now();
+    state
+        .broker
+        .publish_confirmed(&messages, state.confirm_timeout)
+        .await
+        .map_err(|error| {
+            tracing::warn!(error = %error, "publish not confirmed; answering 503");
+            ApiError::broker_unavailable(state.retry_after_secs)
+        })?;
+    state
+        .metrics
+        .publish_confirm_seconds
+        .observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .alerts_accepted
+        .get_or_create(&crate::metrics::SourceLabels {
+            source: source.name.clone(),
+        })
+        .inc_by(messages.len() as u64);
+    for message in &messages {
+        tracing::info!(alert_id = %alert_id_of(message), message_id = %message.message_id, "alert accepted");
+    }
+    Ok(HttpResponse::Accepted().json(Accepted {
+        accepted: messages.len(),
+        ids: messages.into_iter().map(|m| m.message_id).collect(),
+    }))
+}
+
+fn alert_id_of(message: &Outgoing) -> &str {
+    message
+        .headers
+        .iter()
+        .find_map(|(k, v)| match (k, v) {
+            (&ALERT_ID_HEADER, HeaderValue::Str(id)) => Some(id.as_str()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn to_outgoing(
+    source: &str,
+    alert: Alert,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Outgoing, ApiError> {
+    let alert_id = alert.id.clone();
+    let message = AlertMessage::new(source, alert, now);
+    let body = serde_json::to_vec(&message)
+        .map_err(|_| ApiError::internal("an alert could not be encoded"))?;
+    Ok(Outgoing {
+        routing_key: WORK_KEY.to_string(),
+        message_id: message.message_id(),
+        body,
+        headers: vec![
+            (SCHEMA_HEADER, HeaderValue::Int(SCHEMA_VERSION)),
+            (SOURCE_HEADER, HeaderValue::Str(source.to_string())),
+            (ALERT_ID_HEADER, HeaderValue::Str(alert_id)),
+        ],
+    })
+}
+
+/// `application/json` or any `+json` type, parameters allowed.
+fn check_content_type(request: &HttpRequest) -> Result<(), ApiError> {
+    let value = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported_media_type(
+            "send the body as Content-Type: application/json",
+        ))
+    }
+}
+
+/// Reads the body into memory, refusing as soon as it exceeds `limit` (and at once when
+/// `Content-Length` announces more) or when it takes longer than `timeout` to arrive.
+async fn read_body(
+    request: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+    timeout: Duration,
+) -> Result<web::BytesMut, ApiError> {
+    let too_large = || ApiError::body_too_large(format!("the body exceeds {limit} bytes"));
+    let announced = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if announced.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::with_capacity(announced.unwrap_or(4096).min(limit));
+    let read = async {
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| match e {
+                actix_web::error::PayloadError::Overflow => too_large(),
+                other => ApiError::malformed_json(format!("the body could not be read: {other}")),
+            })?;
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(())
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .map_err(|_| ApiError::body_timeout("the body did not arrive in time"))??;
+    Ok(body)
+}

@@ -1,0 +1,129 @@
+//! Builds the application and runs it until told to stop.
+//!
+//! [`run`] takes its listener and shutdown signal as parameters, so tests run exactly the
+//! production code on a port of their own and stop it when they like.
+
+use crate::error::ApiError;
+use crate::formats::FormatOptions;
+use crate::metrics::Metrics;
+use crate::routes;
+use crate::verify::Verifier;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::Context;
+use secrecy::SecretString;
+use shared::amqp::{Broker, BrokerOptions, Topology};
+use shared::config::Settings;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One configured sender: how to verify it and how to read its payloads.
+pub struct Source {
+    pub name: String,
+    pub verifier: Verifier,
+    pub format: FormatOptions,
+}
+
+/// What every request handler shares.
+pub struct AppState {
+    pub sources: HashMap<String, Source>,
+    pub broker: Broker,
+    pub metrics: Arc<Metrics>,
+    pub max_body_bytes: usize,
+    pub body_timeout: Duration,
+    pub confirm_timeout: Duration,
+    pub retry_after_secs: u64,
+    pub metrics_token: Option<SecretString>,
+}
+
+/// Runs ingest on `listener` until `shutdown` completes, then stops accepting connections,
+/// lets in-flight requests finish their publishes (bounded by `shutdown_timeout_secs`),
+/// closes the broker connection and returns.
+///
+/// The settings must have passed [`Settings::validate_ingest`].
+pub async fn run(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let broker = Broker::start(BrokerOptions {
+        url: settings.amqp.url.clone(),
+        topology: Topology::new(&settings.prefix),
+        publish_channels: settings.amqp.publish_channels,
+        max_backoff: Duration::from_millis(settings.amqp.reconnect_max_backoff_ms),
+        connection_name: format!("alert-relay ingest ({})", settings.prefix),
+    });
+    let tolerance = settings.ingest.timestamp_tolerance_secs;
+    let sources = settings
+        .sources
+        .iter()
+        .map(|(name, source)| {
+            (
+                name.clone(),
+                Source {
+                    name: name.clone(),
+                    verifier: Verifier::new(source, tolerance),
+                    format: FormatOptions::new(source),
+                },
+            )
+        })
+        .collect();
+    let ingest = &settings.ingest;
+    let state = web::Data::new(AppState {
+        sources,
+        broker: broker.clone(),
+        metrics: Arc::new(Metrics::new()),
+        max_body_bytes: ingest.max_body_bytes,
+        body_timeout: Duration::from_millis(ingest.body_timeout_ms),
+        confirm_timeout: Duration::from_millis(settings.amqp.confirm_timeout_ms),
+        retry_after_secs: ingest.retry_after_secs,
+        metrics_token: ingest.metrics_token.clone(),
+    });
+
+    let address = listener.local_addr().context("listener has no address")?;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/healthz", web::get().to(routes::health::healthz))
+            .route("/readyz", web::get().to(routes::health::readyz))
+            .route("/metrics", web::get().to(routes::metrics::metrics))
+            .service(
+                web::resource("/v1/webhooks/{source}")
+                    .route(web::post().to(routes::webhooks::receive))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)
+    .context("cannot listen")?
+    .disable_signals()
+    .client_request_timeout(Duration::from_millis(ingest.client_request_timeout_ms))
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .max_connections(ingest.max_connections)
+    .shutdown_timeout(ingest.shutdown_timeout_secs);
+    if let Some(workers) = ingest.workers {
+        server = server.workers(workers);
+    }
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutdown requested: no new connections; finishing in-flight requests");
+        handle.stop(true).await;
+    });
+    tracing::info!(%address, prefix = %settings.prefix, "ingest listening");
+    let served = server.await.context("server failed");
+    broker.close().await;
+    tracing::info!("ingest stopped");
+    served
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("no such endpoint"))
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::method_not_allowed("use POST"))
+}

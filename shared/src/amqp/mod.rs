@@ -1,0 +1,8 @@
+//! RabbitMQ: the deployment's topology ([`topology`]) and a self-healing connection that
+//! publishes with confirms ([`broker`]).
+
+pub mod broker;
+pub mod topology;
+
+pub use broker::{Broker, BrokerOptions, HeaderValue, Outgoing, PublishError};
+pub use topology::Topology;
