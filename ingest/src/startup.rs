@@ -8,11 +8,12 @@ use crate::formats::FormatOptions;
 use crate::metrics::Metrics;
 use crate::routes;
 use crate::verify::Verifier;
+use actix_web::dev::Server;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use secrecy::SecretString;
 use shared::amqp::{Broker, BrokerOptions, Topology};
-use shared::config::Settings;
+use shared::config::{IngestSettings, Settings};
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::TcpListener;
@@ -83,6 +84,26 @@ pub async fn run(
     });
 
     let address = listener.local_addr().context("listener has no address")?;
+    let server = build_server(listener, state, &settings.ingest)?;
+    let handle = server.handle();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutdown requested: no new connections; finishing in-flight requests");
+        handle.stop(true).await;
+    });
+    tracing::info!(%address, prefix = %settings.prefix, "ingest listening");
+    let served = server.await.context("server failed");
+    broker.close().await;
+    tracing::info!("ingest stopped");
+    served
+}
+
+/// Builds the HTTP server (outside any `async` block: the builder is not `Send`).
+fn build_server(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    ingest: &IngestSettings,
+) -> anyhow::Result<Server> {
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -106,18 +127,7 @@ pub async fn run(
     if let Some(workers) = ingest.workers {
         server = server.workers(workers);
     }
-    let server = server.run();
-    let handle = server.handle();
-    tokio::spawn(async move {
-        shutdown.await;
-        tracing::info!("shutdown requested: no new connections; finishing in-flight requests");
-        handle.stop(true).await;
-    });
-    tracing::info!(%address, prefix = %settings.prefix, "ingest listening");
-    let served = server.await.context("server failed");
-    broker.close().await;
-    tracing::info!("ingest stopped");
-    served
+    Ok(server.run())
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {

@@ -54,6 +54,11 @@ pub struct Settings {
     /// strictly by every binary.
     #[serde(flatten)]
     pub processor_sections: ProcessorSections,
+    /// Secrets named by environment variables that are not set, as problems keyed by their
+    /// section; each binary reports those of the sections it uses, so ingest does not fail
+    /// for want of the processor's Syncro token.
+    #[serde(skip)]
+    pub unresolved: Vec<String>,
 }
 
 /// The processor's own sections, parsed (and validated) by the processor crate.
@@ -377,13 +382,13 @@ impl Settings {
         }
 
         // Secrets named by environment variable; a missing variable is a problem, reported
-        // with the others rather than leaving a source silently without its secret.
-        let mut problems = Vec::new();
+        // with the others by the binary that needs it, rather than leaving a source silently
+        // without its secret.
         for (name, source) in &mut self.sources {
             for var in &source.secrets_env {
                 match env(var) {
                     Some(secret) => source.secrets.push(SecretString::from(secret)),
-                    None => problems.push(format!(
+                    None => self.unresolved.push(format!(
                         "sources.{name}.secrets_env: environment variable {var} is not set"
                     )),
                 }
@@ -392,7 +397,7 @@ impl Settings {
         if let Some(var) = &self.ingest.metrics_token_env {
             match env(var) {
                 Some(token) => self.ingest.metrics_token = Some(SecretString::from(token)),
-                None => problems.push(format!(
+                None => self.unresolved.push(format!(
                     "ingest.metrics_token_env: environment variable {var} is not set"
                 )),
             }
@@ -402,16 +407,21 @@ impl Settings {
         } else if let Some(var) = &self.syncro.token_env {
             match env(var) {
                 Some(token) => self.syncro.token = Some(SecretString::from(token)),
-                None => problems.push(format!(
+                None => self.unresolved.push(format!(
                     "syncro.token_env: environment variable {var} is not set"
                 )),
             }
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        Ok(())
+    }
+
+    /// Unresolved secrets of the given sections (e.g. `["sources.", "ingest."]`).
+    pub fn unresolved_in(&self, sections: &[&str]) -> Vec<String> {
+        self.unresolved
+            .iter()
+            .filter(|p| sections.iter().any(|s| p.starts_with(s)))
+            .cloned()
+            .collect()
     }
 
     /// Problems with what every binary uses: the prefix and the broker.
@@ -439,6 +449,7 @@ impl Settings {
     /// Validates what ingest uses; every problem at once.
     pub fn validate_ingest(&self, path: &Path) -> Result<(), ConfigError> {
         let mut problems = self.common_problems();
+        problems.extend(self.unresolved_in(&["sources.", "ingest."]));
         if self.ingest.listen.parse::<std::net::SocketAddr>().is_err() {
             problems.push(format!(
                 "ingest.listen {:?}: expected an address like 127.0.0.1:8080",
@@ -477,7 +488,8 @@ impl SourceSettings {
                 "{at}: a source name uses 1 to 64 characters among a-z, 0-9, '-' and '_'"
             ));
         }
-        if self.secrets.is_empty() {
+        // With secrets_env set, a missing variable is already reported on its own.
+        if self.secrets.is_empty() && self.secrets_env.is_empty() {
             problems.push(format!(
                 "{at}: needs at least one secret (`secrets` or `secrets_env`)"
             ));

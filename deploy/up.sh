@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Runs the whole alert-relay stack on this machine and sends it a signed sample alert:
+# RabbitMQ and Redis (started, or installed and started, when absent), the Syncro simulator,
+# ingest and the processor, built in release mode. It returns once the stack is up; the
+# services keep running in the background.
+#
+#   deploy/up.sh          start everything and send the sample alert
+#   deploy/up.sh stop     stop what it started (RabbitMQ and Redis are left running)
+#   deploy/up.sh status   what runs, and the queue depths
+set -euo pipefail
+RELAY_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export RELAY_ROOT
+# shellcheck source=lib/services.sh
+source "$RELAY_ROOT/deploy/lib/services.sh"
+RUN="$RELAY_ROOT/.relay-run"
+BIN="$RELAY_ROOT/target/release"
+INGEST_PORT=${INGEST_PORT:-8080}
+SIM_PORT=${SIM_PORT:-8900}
+SERVICES=(syncro-sim ingest processor)
+
+stop_all() {
+    local name pid
+    for name in "${SERVICES[@]}"; do
+        [ -f "$RUN/$name.pid" ] || continue
+        pid=$(cat "$RUN/$name.pid")
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" && say "stopping $name (pid $pid)"
+            for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        fi
+        rm -f "$RUN/$name.pid"
+    done
+}
+
+status() {
+    local name
+    for name in "${SERVICES[@]}"; do
+        if [ -f "$RUN/$name.pid" ] && kill -0 "$(cat "$RUN/$name.pid")" 2>/dev/null; then
+            echo "$name: running (pid $(cat "$RUN/$name.pid"), log $RUN/$name.log)"
+        else
+            echo "$name: not running"
+        fi
+    done
+    if command -v rabbitmqctl >/dev/null; then
+        as_root rabbitmqctl -q list_queues name messages 2>/dev/null | grep -E '^relay\.' || true
+    fi
+}
+
+start() { # name binary args...
+    local name=$1; shift
+    "$@" >"$RUN/$name.log" 2>&1 &
+    echo $! >"$RUN/$name.pid"
+    say "started $name (pid $!, log $RUN/$name.log)"
+}
+
+wait_http() { # url what
+    for _ in $(seq 1 150); do
+        curl -fsS "$1" >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    tail -n 20 "$RUN/$2.log" >&2 || true
+    die "$2 did not become ready ($1)"
+}
+
+case "${1:-up}" in
+    stop) stop_all; exit 0 ;;
+    status) status; exit 0 ;;
+    up) ;;
+    *) die "usage: deploy/up.sh [up|stop|status]" ;;
+esac
+
+ensure_rabbitmq
+ensure_redis
+ensure_command curl curl
+command -v cargo >/dev/null || die "cargo is missing: install Rust with rustup first"
+say "building alert-relay (release)"
+(cd "$RELAY_ROOT" && cargo build --release --bins --quiet)
+
+mkdir -p "$RUN" && chmod 700 "$RUN"
+stop_all
+# Demo secrets: generated once, kept (mode 600) so later runs and relay-send reuse them.
+if [ ! -f "$RUN/secrets.env" ]; then
+    umask 077
+    {
+        echo "RELAY_DEMO_SECRET=whsec_$(head -c 32 /dev/urandom | base64 -w0)"
+        echo "RELAY_ALERTMANAGER_TOKEN=$(head -c 24 /dev/urandom | base64 -w0 | tr '+/' '-_')"
+        echo "RELAY_SYNCRO_TOKEN=$(head -c 24 /dev/urandom | base64 -w0 | tr '+/' '-_')"
+    } >"$RUN/secrets.env"
+fi
+set -a
+# shellcheck disable=SC1091
+source "$RUN/secrets.env"
+set +a
+export RELAY_CONFIG="$RELAY_ROOT/deploy/config.example.toml"
+export RELAY_INGEST_ADDR="127.0.0.1:$INGEST_PORT"
+export RELAY_SYNCRO_URL="http://127.0.0.1:$SIM_PORT/api/v1"
+
+SYNCRO_SIM_PORT=$SIM_PORT SYNCRO_SIM_TOKEN=$RELAY_SYNCRO_TOKEN start syncro-sim "$BIN/syncro-sim"
+wait_http "http://127.0.0.1:$SIM_PORT/healthz" syncro-sim
+start ingest "$BIN/ingest"
+wait_http "http://127.0.0.1:$INGEST_PORT/readyz" ingest
+start processor "$BIN/processor" run
+
+say "sending the signed sample alert (deploy/sample-alert.json)"
+"$BIN/relay-send" --url "http://127.0.0.1:$INGEST_PORT" --source demo \
+    --secret-env RELAY_DEMO_SECRET "$RELAY_ROOT/deploy/sample-alert.json"
+
+cat <<EOT
+
+alert-relay is running:
+  ingest          http://127.0.0.1:$INGEST_PORT  (POST /v1/webhooks/{source}, /healthz, /readyz, /metrics)
+  Syncro sim      http://127.0.0.1:$SIM_PORT/api/v1  (token in $RUN/secrets.env)
+  logs            $RUN/*.log
+  queue depths    deploy/up.sh status
+  send another    set -a; . $RUN/secrets.env; set +a
+                  target/release/relay-send --source demo --secret-env RELAY_DEMO_SECRET deploy/sample-alert.json
+  stop            deploy/up.sh stop
+EOT
+status

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test of alert-relay: lints, unit tests and the integration tests against real
+# RabbitMQ and Redis (started, or installed and started, when absent) and a real
+# Prometheus Alertmanager. This is the README's test command; CI runs exactly this.
+set -euo pipefail
+RELAY_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export RELAY_ROOT
+# shellcheck source=../deploy/lib/services.sh
+source "$RELAY_ROOT/deploy/lib/services.sh"
+cd "$RELAY_ROOT"
+
+ensure_rabbitmq
+ensure_redis
+ensure_command prometheus-alertmanager prometheus-alertmanager
+command -v cargo >/dev/null || die "cargo is missing: install Rust with rustup first"
+
+# Queues left behind by an interrupted earlier run (every test uses a t-<random> prefix).
+if command -v rabbitmqctl >/dev/null; then
+    as_root rabbitmqctl -q list_queues name 2>/dev/null | grep -E '^t-[0-9a-f]{12}\.' |
+        while read -r queue; do as_root rabbitmqctl -q delete_queue "$queue" >/dev/null 2>&1 || true; done
+fi
+
+say "formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+say "building every binary (some tests run them as real processes)"
+cargo build --workspace --bins --quiet
+
+say "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --profile ci
+else
+    cargo test --workspace
+fi
