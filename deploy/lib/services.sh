@@ -31,7 +31,13 @@ docker_engine() { command -v docker >/dev/null && docker info >/dev/null 2>&1; }
 compose_up() {
     docker_engine || return 1
     say "starting $* with docker compose"
-    (cd "$RELAY_ROOT" && docker compose up -d --wait "$@") >&2
+    if docker compose version >/dev/null 2>&1; then
+        (cd "$RELAY_ROOT" && docker compose up -d --wait "$@") >&2
+    elif command -v docker-compose >/dev/null; then
+        (cd "$RELAY_ROOT" && docker-compose up -d "$@") >&2
+    else
+        return 1
+    fi
 }
 
 wait_port() { # port what seconds

@@ -2,8 +2,32 @@
 //!
 //! - [`syncro`]: the typed Syncro REST API client (bearer token, timeouts, pagination, one
 //!   classification of every outcome as retryable or permanent).
-//!
-//! The consumer loop, handler and Redis store arrive with the processing work; for now the
-//! binary only validates its configuration.
+//! - [`config`]: [`config::ProcessorConfig`], the processor's sections parsed and validated
+//!   with every problem at once.
+//! - [`template`]: `{placeholder}` subject and note-title templates.
+//! - [`rules`]: from an alert to a ticket plan (route, subject, group key, fields and the
+//!   rule behind each) and the plain-text comment bodies.
+//! - [`explain`]: the human-readable account of a plan (`processor explain`).
+//! - [`checks`]: the online comparison of the configuration with the Syncro account.
+//! - [`cli`]: the `check-config` and `explain` subcommands.
+//! - [`store`]: the shared state in Redis (idempotency records, intents, group pointers and
+//!   leases, unmapped organizations); [`ratelimit`]: the fleet-wide Syncro budget (GCRA).
+//! - [`handler`]: one alert to exactly one ticket or note, with crash reconciliation;
+//!   [`coalesce`]: alerts for one ticket batched into one note.
+//! - [`consumer`]: the worker loop (ack, retry tiers, dead-letter, drain);
+//!   [`metrics`]: its Prometheus metrics; [`startup`]: the wiring.
 
+pub mod checks;
+pub mod cli;
+pub mod coalesce;
+pub mod config;
+pub mod consumer;
+pub mod explain;
+pub mod handler;
+pub mod metrics;
+pub mod ratelimit;
+pub mod rules;
+pub mod startup;
+pub mod store;
 pub mod syncro;
+pub mod template;

@@ -1,15 +1,17 @@
-//! `processor`: the worker binary. For now it validates its configuration, connects to the
-//! broker and declares the topology; consuming arrives with the processing work (issue 4).
+//! `processor`: the worker binary (`run`, the default) and its configuration tools
+//! (`check-config`, `explain`). A thin main: parse, load, set up logging, call the library.
 
 use clap::{Parser, Subcommand};
-use shared::amqp::{Broker, BrokerOptions, Topology};
+use processor::config::ProcessorConfig;
 use shared::config::{self, Settings};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Parser)]
-#[command(version, about = "alert-relay processor: queued alerts to Syncro tickets")]
+#[command(
+    version,
+    about = "alert-relay processor: queued alerts to Syncro tickets"
+)]
 struct Cli {
     /// Configuration file (TOML).
     #[arg(long, env = config::env::CONFIG, global = true)]
@@ -26,6 +28,17 @@ enum Command {
     CheckConfig {
         /// The file to check (default: --config).
         file: Option<PathBuf>,
+        /// Also compare it with the Syncro account (customers, statuses, problem types,
+        /// priorities, technicians).
+        #[arg(long)]
+        online: bool,
+    },
+    /// Print the ticket or note an alert would produce, and which rule set each field.
+    Explain {
+        /// The configuration file.
+        file: PathBuf,
+        /// A canonical alert, or a queue message, as JSON.
+        alert: PathBuf,
     },
 }
 
@@ -33,10 +46,11 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run) {
-        Command::CheckConfig { file } => match file.or(cli.config) {
-            Some(path) => check_config(&path),
+        Command::CheckConfig { file, online } => match file.or(cli.config) {
+            Some(path) => processor::cli::check_config(&path, online).await,
             None => usage("check-config needs a FILE or --config"),
         },
+        Command::Explain { file, alert } => processor::cli::explain(&file, &alert),
         Command::Run => match cli.config {
             Some(path) => run(&path).await,
             None => usage("run needs --config FILE (or RELAY_CONFIG)"),
@@ -49,53 +63,32 @@ fn usage(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn load(path: &Path) -> Result<Settings, config::ConfigError> {
+/// Loads and validates everything a worker needs; every problem at once.
+fn load(path: &Path) -> Result<(Settings, ProcessorConfig), config::ConfigError> {
     let settings = Settings::load(path, &config::process_env)?;
-    let problems = settings.common_problems();
-    if problems.is_empty() {
-        Ok(settings)
-    } else {
-        Err(config::ConfigError {
+    match ProcessorConfig::from_settings(&settings) {
+        Ok(processor) => Ok((settings, processor)),
+        Err(problems) => Err(config::ConfigError {
             path: path.to_path_buf(),
             problems,
-        })
-    }
-}
-
-fn check_config(path: &Path) -> ExitCode {
-    match load(path) {
-        Ok(_) => {
-            println!("{}: no problems found", path.display());
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprint!("{error}");
-            ExitCode::from(1)
-        }
+        }),
     }
 }
 
 async fn run(path: &Path) -> ExitCode {
-    let settings = match load(path) {
-        Ok(settings) => settings,
+    let (settings, processor) = match load(path) {
+        Ok(loaded) => loaded,
         Err(error) => {
             eprint!("{error}");
             return ExitCode::from(2);
         }
     };
     shared::telemetry::init(settings.log.format, &settings.log.level);
-    let broker = Broker::start(BrokerOptions {
-        url: settings.amqp.url.clone(),
-        topology: Topology::new(&settings.prefix),
-        publish_channels: 1,
-        max_backoff: Duration::from_millis(settings.amqp.reconnect_max_backoff_ms),
-        connection_name: format!("alert-relay processor ({})", settings.prefix),
-    });
-    tracing::warn!(
-        "this processor is a skeleton: it keeps the topology declared but consumes nothing yet"
-    );
-    shared::shutdown::signal().await;
-    broker.close().await;
-    tracing::info!("processor stopped");
-    ExitCode::SUCCESS
+    match processor::startup::run(settings, processor, shared::shutdown::signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "processor failed");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //!   URLs of the real services (overridable with `RELAY_TEST_AMQP_URL`).
 //! - [`rabbit`]: reading and counting what landed in a queue; removing a test's topology.
 //! - [`ingest`]: ingest started in-process on port 0, or as the real binary.
+//! - [`processor`]: the Syncro simulator, ingest and processors together for end-to-end tests.
 //! - [`proxy`]: a TCP proxy that can cut and restore the road to the broker, to test outages
 //!   without stopping the broker other tests use.
 //! - [`alerts`]: sample alerts and signed requests.
@@ -12,6 +13,7 @@
 
 pub mod alerts;
 pub mod ingest;
+pub mod processor;
 pub mod proxy;
 pub mod rabbit;
 pub mod wait;

@@ -71,6 +71,14 @@ impl Rabbit {
         taken
     }
 
+    /// Deletes one queue, if it exists.
+    pub async fn delete_queue(&self, queue: &str) {
+        let _ = self
+            .channel
+            .queue_delete(queue.into(), QueueDeleteOptions::default())
+            .await;
+    }
+
     /// Deletes a test's exchange and queues.
     pub async fn delete_topology(&self, prefix: &str) {
         let topology = Topology::new(prefix);

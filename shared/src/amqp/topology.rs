@@ -3,10 +3,16 @@
 //!
 //! ```text
 //! exchange {prefix}.alerts (direct, durable)
-//!   ├─ "work" → {prefix}.alerts.work  quorum; poison messages past the delivery limit are
-//!   │                                  dead-lettered (at-least-once) to "dead"
-//!   └─ "dead" → {prefix}.alerts.dead  quorum
+//!   ├─ "work"  → {prefix}.alerts.work     quorum; poison messages past the delivery limit
+//!   │                                      are dead-lettered (at-least-once) to "dead"
+//!   ├─ "dead"  → {prefix}.alerts.dead     quorum
+//!   └─ "retry.{N}s" → {prefix}.alerts.retry.{N}s   quorum, message TTL N s, then
+//!                                                  dead-lettered back to "work"
 //! ```
+//!
+//! Retry queues are named by their delay, so changing the tiers adds queues instead of
+//! clashing with the arguments of existing ones; ingest declares none (it does not know the
+//! tiers), the processor declares its own.
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -24,13 +30,39 @@ pub const DELIVERY_LIMIT: i64 = 20;
 #[derive(Debug, Clone)]
 pub struct Topology {
     prefix: String,
+    /// Delays of the retry queues, shortest first.
+    retry_tiers: Vec<std::time::Duration>,
 }
 
 impl Topology {
     pub fn new(prefix: &str) -> Self {
         Topology {
             prefix: prefix.to_string(),
+            retry_tiers: Vec::new(),
         }
+    }
+
+    /// The same topology with retry queues of these delays.
+    pub fn with_retry_tiers(mut self, tiers: &[std::time::Duration]) -> Self {
+        self.retry_tiers = tiers.to_vec();
+        self
+    }
+
+    pub fn retry_tiers(&self) -> &[std::time::Duration] {
+        &self.retry_tiers
+    }
+
+    /// Routing key of the retry queue of tier `index` (0-based).
+    pub fn retry_key(&self, index: usize) -> Option<String> {
+        self.retry_tiers
+            .get(index)
+            .map(|d| format!("retry.{}s", d.as_secs()))
+    }
+
+    /// Name of the retry queue of tier `index`.
+    pub fn retry_queue(&self, index: usize) -> Option<String> {
+        self.retry_key(index)
+            .map(|key| format!("{}.alerts.{key}", self.prefix))
     }
 
     pub fn prefix(&self) -> &str {
@@ -78,7 +110,23 @@ impl Topology {
         self.declare_bound(channel, &self.work_queue(), WORK_KEY, work_args)
             .await?;
         self.declare_bound(channel, &self.dead_queue(), DEAD_KEY, quorum_args())
-            .await
+            .await?;
+        for (index, delay) in self.retry_tiers.iter().enumerate() {
+            let (Some(queue), Some(key)) = (self.retry_queue(index), self.retry_key(index)) else {
+                continue;
+            };
+            let mut args = quorum_args();
+            insert_str(&mut args, "x-dead-letter-exchange", &exchange);
+            insert_str(&mut args, "x-dead-letter-routing-key", WORK_KEY);
+            insert_str(&mut args, "x-dead-letter-strategy", "at-least-once");
+            insert_str(&mut args, "x-overflow", "reject-publish");
+            args.insert(
+                "x-message-ttl".into(),
+                AMQPValue::LongLongInt(delay.as_millis() as i64),
+            );
+            self.declare_bound(channel, &queue, &key, args).await?;
+        }
+        Ok(())
     }
 
     async fn declare_bound(

@@ -1,0 +1,625 @@
+//! One alert, from queued message to Syncro ticket or note, exactly once in effect.
+//!
+//! The order of [`Handler::handle`]:
+//! 1. an outcome already recorded for the message id → skip (redelivery, replay, resend);
+//! 2. the plan (customer, subject, fields) from the rules; ignored organizations stop here,
+//!    unmapped ones are remembered and go to the catch-all customer;
+//! 3. an intent left by an interrupted attempt → read Syncro back to learn whether the POST
+//!    was applied, instead of posting again;
+//! 4. the group (customer + normalised subject): its ticket gets a note (coalesced with other
+//!    alerts for it); with no ticket, one worker creates it under a Redis lease while the
+//!    others wait and then add notes.
+//!
+//! Before every Syncro POST an intent is written; after it, the outcome. A crash between the
+//! two is what reconciliation resolves, using the `relay-ref: <message id>` line every
+//! comment carries.
+
+use crate::coalesce::{Coalescer, Entry};
+use crate::config::{OnResolvedTicket, ProcessorConfig, ResolvedAlert};
+use crate::metrics::Metrics;
+use crate::rules::{self, Plan, Route};
+use crate::store::{Creating, GroupTicket, Intent, Outcome, Store, StoreError};
+use crate::syncro::{
+    NewComment, NewTicket, SyncroClient, SyncroError, Ticket, TicketFilter, TicketUpdate,
+};
+use chrono::Utc;
+use shared::alert::AlertStatus;
+use shared::message::AlertMessage;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a group's ticket status is read from Syncro to notice it was closed there.
+const STATUS_CHECK: chrono::Duration = chrono::Duration::seconds(60);
+/// Comment pages read when looking for an alert's reference after a crash.
+const RECONCILE_COMMENT_PAGES: u32 = 5;
+/// Tickets with the group's subject examined when looking for a creator's reference.
+const RECONCILE_TICKETS: usize = 5;
+
+/// How a message was settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    Created,
+    Noted,
+    Duplicate,
+    Ignored,
+    /// An interrupted attempt turned out to have been applied.
+    Reconciled,
+}
+
+/// Why a message could not be settled now.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HandleError {
+    /// Redis is unavailable: keep the message and wait for Redis.
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+    /// Syncro refused or failed: retry or dead-letter, as its classification says.
+    #[error(transparent)]
+    Syncro(Arc<SyncroError>),
+    /// The processor is stopping: leave the message to be redelivered.
+    #[error("the processor is shutting down")]
+    Stopping,
+}
+
+impl From<StoreError> for HandleError {
+    fn from(error: StoreError) -> Self {
+        HandleError::Store(Arc::new(error))
+    }
+}
+
+impl From<SyncroError> for HandleError {
+    fn from(error: SyncroError) -> Self {
+        HandleError::Syncro(Arc::new(error))
+    }
+}
+
+pub type Result<T, E = HandleError> = std::result::Result<T, E>;
+
+/// An alert waiting for a note on its group's ticket.
+pub struct NoteItem {
+    message: Arc<AlertMessage>,
+    message_id: String,
+    plan: Arc<Plan>,
+    group_key: String,
+}
+
+type NoteResult = Result<Settled>;
+
+/// What handlers share: configuration, Redis, the Syncro client (rate-limited), metrics.
+pub struct Shared {
+    pub config: Arc<ProcessorConfig>,
+    pub store: Store,
+    pub syncro: SyncroClient,
+    pub metrics: Arc<Metrics>,
+}
+
+#[derive(Clone)]
+pub struct Handler {
+    shared: Arc<Shared>,
+    notes: Coalescer<NoteItem, NoteResult>,
+}
+
+impl Handler {
+    pub fn new(shared: Shared) -> Handler {
+        let shared = Arc::new(shared);
+        let flusher = shared.clone();
+        let settings = &shared.config.worker;
+        let notes = Coalescer::start(
+            Duration::from_millis(settings.coalesce_window_ms),
+            settings.coalesce_max_alerts,
+            move |ticket_id, entries| {
+                let shared = flusher.clone();
+                async move { flush_note(&shared, ticket_id, entries).await }
+            },
+        );
+        Handler { shared, notes }
+    }
+
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Settles one alert; see the module documentation for the order of steps.
+    pub async fn handle(&self, message: Arc<AlertMessage>, message_id: &str) -> Result<Settled> {
+        let s = &self.shared;
+        if s.store.outcome(message_id).await?.is_some() {
+            s.metrics.duplicates_skipped.inc();
+            return Ok(Settled::Duplicate);
+        }
+        let plan = Arc::new(rules::plan(&s.config, &message));
+        let (customer_id, mapped) = match plan.route {
+            Route::Ignored => {
+                s.store.finish(message_id, &Outcome::Ignored).await?;
+                s.metrics.ignored.inc();
+                return Ok(Settled::Ignored);
+            }
+            Route::Customer {
+                customer_id,
+                mapped,
+            } => (customer_id, mapped),
+        };
+        if !mapped {
+            s.metrics.unmapped.inc();
+            s.store
+                .note_unmapped(&message.alert.organization, Utc::now())
+                .await?;
+        }
+        if let Some(intent) = s.store.intent(message_id).await? {
+            if let Some(outcome) =
+                reconcile(s, &intent, message_id, customer_id, &plan.subject).await?
+            {
+                if let Outcome::Created { ticket_id } = outcome {
+                    let key = rules::group_key(customer_id, &plan.subject);
+                    if s.store.group(&key).await?.is_none() {
+                        let group = new_group(ticket_id, customer_id, &plan.subject);
+                        s.store.set_group(&key, &group, window(&s.config)).await?;
+                    }
+                }
+                s.store.finish(message_id, &outcome).await?;
+                s.metrics.reconciled.inc();
+                return Ok(Settled::Reconciled);
+            }
+        }
+        let group_key = rules::group_key(customer_id, &plan.subject);
+        let lease = Duration::from_secs(s.config.worker.lock_lease_secs);
+        loop {
+            if let Some(group) = s.store.group(&group_key).await? {
+                match self.usable_ticket(&group_key, group, &plan).await? {
+                    Some(ticket_id) => {
+                        return self
+                            .note(ticket_id, &group_key, message, message_id, plan)
+                            .await
+                    }
+                    None => continue,
+                }
+            }
+            match s.store.lock(&group_key, lease).await? {
+                Some(held) => {
+                    let result = self
+                        .create(
+                            &group_key,
+                            customer_id,
+                            message.clone(),
+                            message_id,
+                            plan.clone(),
+                        )
+                        .await;
+                    // A lease that cannot be released expires by itself.
+                    let _ = s.store.unlock(held).await;
+                    return match result? {
+                        Created::Ticket => Ok(Settled::Created),
+                        Created::Exists(ticket_id) => {
+                            self.note(ticket_id, &group_key, message, message_id, plan)
+                                .await
+                        }
+                    };
+                }
+                None => self.wait_for_creator(&group_key, lease).await?,
+            }
+        }
+    }
+
+    /// Another worker holds the group's lease: wait until its ticket appears or the lease
+    /// goes (then the caller tries again).
+    async fn wait_for_creator(&self, group_key: &str, lease: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + lease + Duration::from_secs(1);
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if self.shared.store.group(group_key).await?.is_some()
+                || !self.shared.store.is_locked(group_key).await?
+            {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The group's ticket if alerts should still go to it; `None` when a new ticket is due
+    /// (the pointer is then cleared). Syncro is asked at most once per [`STATUS_CHECK`].
+    async fn usable_ticket(
+        &self,
+        group_key: &str,
+        mut group: GroupTicket,
+        plan: &Plan,
+    ) -> Result<Option<i64>> {
+        let s = &self.shared;
+        let now = Utc::now();
+        if now - group.checked_at < STATUS_CHECK {
+            return Ok(Some(group.ticket_id));
+        }
+        let grouping = &s.config.grouping;
+        let ticket = match s.syncro.get_ticket(group.ticket_id).await {
+            Ok(ticket) => ticket,
+            Err(e) if e.is_not_found() => {
+                tracing::info!(
+                    ticket_id = group.ticket_id,
+                    "the group's ticket is gone from Syncro; a new one will be created"
+                );
+                s.store.clear_group(group_key).await?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if ticket.is_closed() {
+            let reopen = grouping.on_resolved_ticket == OnResolvedTicket::Reopen
+                && resolved_within(&ticket, grouping.reopen_window_secs);
+            match grouping.on_resolved_ticket {
+                OnResolvedTicket::Note => {}
+                _ if reopen => {
+                    let update = TicketUpdate {
+                        status: Some(grouping.reopen_status.clone()),
+                        ..TicketUpdate::default()
+                    };
+                    s.syncro.update_ticket(ticket.id, &update).await?;
+                    tracing::info!(ticket_id = ticket.id, subject = %plan.subject, "reopened the group's resolved ticket");
+                }
+                _ => {
+                    tracing::info!(ticket_id = ticket.id, subject = %plan.subject, "the group's ticket was resolved; a new one will be created");
+                    s.store.clear_group(group_key).await?;
+                    return Ok(None);
+                }
+            }
+        }
+        group.checked_at = now;
+        s.store
+            .set_group(group_key, &group, window(&s.config))
+            .await?;
+        Ok(Some(group.ticket_id))
+    }
+
+    /// Creates the group's ticket, under the group's lease.
+    async fn create(
+        &self,
+        group_key: &str,
+        customer_id: i64,
+        message: Arc<AlertMessage>,
+        message_id: &str,
+        plan: Arc<Plan>,
+    ) -> Result<Created> {
+        let s = &self.shared;
+        if let Some(group) = s.store.group(group_key).await? {
+            return Ok(Created::Exists(group.ticket_id));
+        }
+        // A creator that died after Syncro made the ticket: find that ticket, do not make another.
+        if let Some(previous) = s.store.creating(group_key).await? {
+            if previous.message_id != message_id {
+                if let Some(ticket) = find_created_ticket(
+                    s,
+                    previous.customer_id,
+                    &previous.subject,
+                    &previous.message_id,
+                )
+                .await?
+                {
+                    let group = new_group(ticket.id, customer_id, &plan.subject);
+                    s.store
+                        .set_group(group_key, &group, window(&s.config))
+                        .await?;
+                    s.store.clear_creating(group_key).await?;
+                    s.metrics.reconciled.inc();
+                    return Ok(Created::Exists(ticket.id));
+                }
+            }
+        }
+        let now = Utc::now();
+        s.store
+            .write_intents(
+                &[message_id],
+                &Intent::CreateTicket {
+                    customer_id,
+                    subject: plan.subject.clone(),
+                    at: now,
+                },
+            )
+            .await?;
+        s.store
+            .set_creating(
+                group_key,
+                &Creating {
+                    message_id: message_id.to_string(),
+                    customer_id,
+                    subject: plan.subject.clone(),
+                    at: now,
+                },
+            )
+            .await?;
+        let t = &plan.ticket;
+        let request = NewTicket {
+            problem_type: Some(t.problem_type.clone()),
+            status: Some(t.status.clone()),
+            priority: Some(t.priority.clone()),
+            user_id: Some(t.user_id),
+            ticket_type_id: Some(t.ticket_type_id),
+            tag_list: t.tag_list.clone(),
+            comments_attributes: vec![comment(
+                &plan,
+                plan.note.title.clone(),
+                rules::first_comment_body(&message, &plan),
+            )],
+            ..NewTicket::new(customer_id, plan.subject.clone())
+        };
+        let ticket = match s.syncro.create_ticket(&request).await {
+            Ok(ticket) => ticket,
+            Err(error) => {
+                if !error.outcome_unknown() {
+                    s.store.clear_intents(&[message_id]).await?;
+                    s.store.clear_creating(group_key).await?;
+                }
+                return Err(error.into());
+            }
+        };
+        let group = new_group(ticket.id, customer_id, &plan.subject);
+        s.store
+            .set_group(group_key, &group, window(&s.config))
+            .await?;
+        s.store.clear_creating(group_key).await?;
+        s.store
+            .finish(
+                message_id,
+                &Outcome::Created {
+                    ticket_id: ticket.id,
+                },
+            )
+            .await?;
+        s.metrics.tickets_created.inc();
+        tracing::info!(ticket_id = ticket.id, ticket_number = ?ticket.number, customer_id, subject = %plan.subject, "ticket created");
+        Ok(Created::Ticket)
+    }
+
+    async fn note(
+        &self,
+        ticket_id: i64,
+        group_key: &str,
+        message: Arc<AlertMessage>,
+        message_id: &str,
+        plan: Arc<Plan>,
+    ) -> Result<Settled> {
+        let item = NoteItem {
+            message,
+            message_id: message_id.to_string(),
+            plan,
+            group_key: group_key.to_string(),
+        };
+        self.notes
+            .submit(ticket_id, item)
+            .await
+            .unwrap_or(Err(HandleError::Stopping))
+    }
+}
+
+enum Created {
+    /// This alert created the group's ticket.
+    Ticket,
+    /// The group has a ticket already (made meanwhile, or found after a creator's crash).
+    Exists(i64),
+}
+
+fn window(config: &ProcessorConfig) -> Duration {
+    Duration::from_secs(config.grouping.window_secs)
+}
+
+fn new_group(ticket_id: i64, customer_id: i64, subject: &str) -> GroupTicket {
+    let now = Utc::now();
+    GroupTicket {
+        ticket_id,
+        customer_id,
+        subject: subject.to_string(),
+        created_at: now,
+        checked_at: now,
+    }
+}
+
+fn resolved_within(ticket: &Ticket, window_secs: u64) -> bool {
+    let reference = ticket.resolved_at.or(ticket.updated_at);
+    match reference {
+        Some(at) => {
+            let at: chrono::DateTime<Utc> = at.into();
+            Utc::now() - at <= chrono::Duration::seconds(window_secs as i64)
+        }
+        None => true,
+    }
+}
+
+fn comment(plan: &Plan, subject: String, body: String) -> NewComment {
+    NewComment {
+        subject,
+        body,
+        hidden: Some(plan.note.hidden),
+        do_not_email: Some(plan.note.do_not_email),
+        tech: None,
+        sms_body: None,
+    }
+}
+
+/// Whether a comment body carries the alert's `relay-ref` line.
+fn carries(body: Option<&str>, message_id: &str) -> bool {
+    body.is_some_and(|b| rules::references_in(b).contains(&message_id))
+}
+
+/// Posts one note for a batch of alerts on the same ticket, then records every alert's
+/// outcome; answers each waiting handler.
+async fn flush_note(s: &Shared, ticket_id: i64, entries: Vec<Entry<NoteItem, NoteResult>>) {
+    let result = post_note(s, ticket_id, &entries).await;
+    for entry in entries {
+        entry.respond(result.clone());
+    }
+}
+
+async fn post_note(
+    s: &Shared,
+    ticket_id: i64,
+    entries: &[Entry<NoteItem, NoteResult>],
+) -> NoteResult {
+    let ids: Vec<&str> = entries.iter().map(|e| e.item.message_id.as_str()).collect();
+    let messages: Vec<&AlertMessage> = entries.iter().map(|e| e.item.message.as_ref()).collect();
+    let first = &entries[0].item;
+    s.store
+        .write_intents(
+            &ids,
+            &Intent::AddNote {
+                ticket_id,
+                at: Utc::now(),
+            },
+        )
+        .await?;
+    let subject = if entries.len() == 1 {
+        first.plan.note.title.clone()
+    } else {
+        format!("{} (+{} more)", first.plan.note.title, entries.len() - 1)
+    };
+    let body = rules::note_body(&messages, &first.plan, None);
+    let posted = s
+        .syncro
+        .add_comment(ticket_id, &comment(&first.plan, subject, body))
+        .await;
+    let posted = match posted {
+        Ok(comment) => comment,
+        Err(error) => {
+            if error.is_not_found() {
+                // The ticket is gone: point the group nowhere so the retry creates a new one.
+                s.store.clear_group(&first.group_key).await?;
+            }
+            if !error.outcome_unknown() {
+                s.store.clear_intents(&ids).await?;
+            }
+            return Err(error.into());
+        }
+    };
+    for id in &ids {
+        s.store
+            .finish(
+                id,
+                &Outcome::Noted {
+                    ticket_id,
+                    comment_id: Some(posted.id),
+                },
+            )
+            .await?;
+    }
+    s.store
+        .touch_group(&first.group_key, window(&s.config))
+        .await?;
+    s.metrics.notes_added.inc();
+    if entries.len() > 1 {
+        s.metrics.alerts_coalesced.inc_by(entries.len() as u64);
+    }
+    tracing::info!(ticket_id, alerts = entries.len(), "note added");
+
+    let resolves = s.config.grouping.resolved_alert == ResolvedAlert::NoteAndResolve
+        && messages
+            .iter()
+            .any(|m| m.alert.status == AlertStatus::Resolved);
+    if resolves {
+        let update = TicketUpdate {
+            status: Some(s.config.grouping.resolve_status.clone()),
+            ..TicketUpdate::default()
+        };
+        // The alerts are delivered; a failed status change is logged, not retried.
+        match s.syncro.update_ticket(ticket_id, &update).await {
+            Ok(_) => {
+                tracing::info!(ticket_id, "ticket resolved by a resolved alert");
+                // Make the next alert of the group read the ticket's status again.
+                if let Some(mut group) = s.store.group(&first.group_key).await? {
+                    group.checked_at = chrono::DateTime::<Utc>::UNIX_EPOCH;
+                    s.store
+                        .set_group(&first.group_key, &group, window(&s.config))
+                        .await?;
+                }
+            }
+            Err(error) => tracing::warn!(ticket_id, error = %error, "could not resolve the ticket"),
+        }
+    }
+    Ok(Settled::Noted)
+}
+
+/// Whether an interrupted POST of this alert was applied: `Some(outcome)` when Syncro shows
+/// it, `None` when it must be done (again).
+async fn reconcile(
+    s: &Shared,
+    intent: &Intent,
+    message_id: &str,
+    customer_id: i64,
+    subject: &str,
+) -> Result<Option<Outcome>> {
+    match intent {
+        Intent::CreateTicket {
+            customer_id: intent_customer,
+            subject: intent_subject,
+            ..
+        } => {
+            let customer = if *intent_customer > 0 {
+                *intent_customer
+            } else {
+                customer_id
+            };
+            let subject = if intent_subject.is_empty() {
+                subject
+            } else {
+                intent_subject
+            };
+            Ok(find_created_ticket(s, customer, subject, message_id)
+                .await?
+                .map(|t| Outcome::Created { ticket_id: t.id }))
+        }
+        Intent::AddNote { ticket_id, .. } => {
+            for page in 1..=RECONCILE_COMMENT_PAGES {
+                let comments = match s.syncro.list_comments(*ticket_id, page, Some(100)).await {
+                    Ok(comments) => comments,
+                    Err(e) if e.is_not_found() => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                };
+                if let Some(found) = comments
+                    .items
+                    .iter()
+                    .find(|c| carries(c.body.as_deref(), message_id))
+                {
+                    return Ok(Some(Outcome::Noted {
+                        ticket_id: *ticket_id,
+                        comment_id: Some(found.id),
+                    }));
+                }
+                if !comments.has_next() {
+                    break;
+                }
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// The customer's ticket with this subject whose first comment carries the alert's
+/// reference: the ticket an interrupted creation made.
+async fn find_created_ticket(
+    s: &Shared,
+    customer_id: i64,
+    subject: &str,
+    message_id: &str,
+) -> Result<Option<Ticket>> {
+    let filter = TicketFilter {
+        customer_id: Some(customer_id),
+        query: Some(subject.to_string()),
+        ..TicketFilter::default()
+    };
+    let page = s.syncro.list_tickets(&filter, 1).await?;
+    let wanted = rules::group_key(customer_id, subject);
+    let mut candidates: Vec<&Ticket> = page
+        .items
+        .iter()
+        .filter(|t| {
+            t.subject
+                .as_deref()
+                .is_some_and(|s| rules::group_key(customer_id, s) == wanted)
+        })
+        .collect();
+    candidates.sort_by_key(|t| std::cmp::Reverse(t.id));
+    for candidate in candidates.into_iter().take(RECONCILE_TICKETS) {
+        let ticket = s.syncro.get_ticket(candidate.id).await?;
+        if ticket
+            .comments
+            .iter()
+            .any(|c| carries(c.body.as_deref(), message_id))
+        {
+            return Ok(Some(ticket));
+        }
+    }
+    Ok(None)
+}

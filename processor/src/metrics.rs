@@ -1,0 +1,171 @@
+//! The processor's Prometheus metrics, with low-cardinality labels only (routes are templates
+//! such as `POST /tickets/{id}/comment`, never ids).
+
+use crate::syncro::{RequestEvent, RequestObserver};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TierLabels {
+    pub tier: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub status: String,
+}
+
+pub struct Metrics {
+    pub registry: Registry,
+    /// Messages taken from the work queue.
+    pub consumed: Counter,
+    pub tickets_created: Counter,
+    /// Notes added (one note may carry several alerts).
+    pub notes_added: Counter,
+    /// Alerts that went into a note together with others.
+    pub alerts_coalesced: Counter,
+    /// Alerts already handled (redelivery, replay, a sender's resend).
+    pub duplicates_skipped: Counter,
+    /// Alerts of ignored organizations.
+    pub ignored: Counter,
+    /// Alerts of organizations without a mapping (sent to the catch-all customer).
+    pub unmapped: Counter,
+    /// Alerts whose interrupted Syncro call was found applied when reading Syncro back.
+    pub reconciled: Counter,
+    pub retried: Family<TierLabels, Counter>,
+    pub dead_lettered: Family<KindLabels, Counter>,
+    pub syncro_requests: Family<RequestLabels, Counter>,
+    pub syncro_429: Counter,
+    /// Seconds spent waiting for the shared rate limiter.
+    pub rate_limit_wait_seconds: Counter<f64>,
+    /// From the moment ingest accepted an alert to the moment it was settled here.
+    pub processing_seconds: Histogram,
+    /// Messages being handled right now.
+    pub in_flight: Gauge,
+    /// 1 while Redis answers.
+    pub redis_up: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("relay_processor");
+        let m = Metrics {
+            consumed: Counter::default(),
+            tickets_created: Counter::default(),
+            notes_added: Counter::default(),
+            alerts_coalesced: Counter::default(),
+            duplicates_skipped: Counter::default(),
+            ignored: Counter::default(),
+            unmapped: Counter::default(),
+            reconciled: Counter::default(),
+            retried: Family::default(),
+            dead_lettered: Family::default(),
+            syncro_requests: Family::default(),
+            syncro_429: Counter::default(),
+            rate_limit_wait_seconds: Counter::default(),
+            processing_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 16)),
+            in_flight: Gauge::default(),
+            redis_up: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "consumed",
+            "Messages taken from the work queue",
+            m.consumed.clone(),
+        );
+        registry.register(
+            "tickets_created",
+            "Syncro tickets created",
+            m.tickets_created.clone(),
+        );
+        registry.register("notes_added", "Syncro notes added", m.notes_added.clone());
+        registry.register(
+            "alerts_coalesced",
+            "Alerts delivered in a note shared with other alerts",
+            m.alerts_coalesced.clone(),
+        );
+        registry.register(
+            "duplicates_skipped",
+            "Alerts already handled, acknowledged without a Syncro call",
+            m.duplicates_skipped.clone(),
+        );
+        registry.register(
+            "ignored",
+            "Alerts of ignored organizations",
+            m.ignored.clone(),
+        );
+        registry.register(
+            "unmapped",
+            "Alerts of organizations without a mapping, sent to the catch-all customer",
+            m.unmapped.clone(),
+        );
+        registry.register(
+            "reconciled",
+            "Interrupted Syncro calls found applied by reading Syncro back",
+            m.reconciled.clone(),
+        );
+        registry.register("retried", "Alerts sent to a retry tier", m.retried.clone());
+        registry.register(
+            "dead_lettered",
+            "Alerts sent to the dead-letter queue, by error kind",
+            m.dead_lettered.clone(),
+        );
+        registry.register(
+            "syncro_requests",
+            "Syncro requests by route and status",
+            m.syncro_requests.clone(),
+        );
+        registry.register("syncro_429", "Syncro 429 answers", m.syncro_429.clone());
+        registry.register(
+            "rate_limit_wait_seconds",
+            "Time spent waiting for the shared Syncro rate limiter",
+            m.rate_limit_wait_seconds.clone(),
+        );
+        registry.register(
+            "processing_seconds",
+            "Time from ingest's acceptance of an alert to its settlement",
+            m.processing_seconds.clone(),
+        );
+        registry.register("in_flight", "Messages being handled", m.in_flight.clone());
+        registry.register("redis_up", "1 while Redis answers", m.redis_up.clone());
+        Metrics { registry, ..m }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl RequestObserver for Metrics {
+    fn observe(&self, event: &RequestEvent) {
+        let status = event.status_label();
+        if event.status == Some(429) {
+            self.syncro_429.inc();
+        }
+        self.syncro_requests
+            .get_or_create(&RequestLabels {
+                route: event.route.to_string(),
+                status,
+            })
+            .inc();
+    }
+}

@@ -1,0 +1,189 @@
+//! Wires a worker together and runs it until told to stop: Redis store and shared rate
+//! limiter, the rate-limited Syncro client, the broker (with the retry queues), the handler,
+//! the consumer loop, and the metrics endpoint.
+
+use crate::config::ProcessorConfig;
+use crate::consumer::Consumer;
+use crate::handler::{Handler, Shared};
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::store::Store;
+use crate::syncro::{ClientConfig, RequestGate, Route, SyncroClient};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::Context;
+use secrecy::SecretString;
+use shared::amqp::{Broker, BrokerOptions, Topology};
+use shared::config::Settings;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Admits Syncro requests through the deployment's shared budget, and spreads a 429 to every
+/// worker. When Redis is unreachable it waits for it: sending without the shared budget
+/// would risk a 429 storm across the fleet.
+struct LimiterGate {
+    limiter: RateLimiter,
+    metrics: Arc<Metrics>,
+}
+
+impl RequestGate for LimiterGate {
+    fn admit(&self, _route: Route) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match self.limiter.acquire().await {
+                    Ok(waited) => {
+                        self.metrics
+                            .rate_limit_wait_seconds
+                            .inc_by(waited.as_secs_f64());
+                        return;
+                    }
+                    Err(e) => {
+                        self.metrics.redis_up.set(0);
+                        tracing::warn!(error = %e, "rate limiter unavailable (Redis); waiting");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
+        })
+    }
+
+    fn throttled(&self, retry_after: Option<Duration>) {
+        // Syncro documents no Retry-After: back off 5 s when it sends none.
+        let pause = retry_after.unwrap_or(Duration::from_secs(5));
+        let limiter = self.limiter.clone();
+        tokio::spawn(async move {
+            if let Err(e) = limiter.pause(pause).await {
+                tracing::warn!(error = %e, "could not share the 429 pause");
+            }
+        });
+    }
+}
+
+/// The Syncro client of a configuration, with its token, metrics and the shared limiter.
+pub fn syncro_client(
+    settings: &Settings,
+    limiter: Option<RateLimiter>,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<SyncroClient> {
+    let token = settings
+        .syncro
+        .token
+        .clone()
+        .unwrap_or_else(|| SecretString::from(String::new()));
+    let config = ClientConfig::new(settings.syncro.url.clone(), token).with_timeouts(
+        Duration::from_millis(settings.syncro.connect_timeout_ms),
+        Duration::from_millis(settings.syncro.request_timeout_ms),
+    );
+    let mut client = SyncroClient::new(&config)
+        .context("cannot build the Syncro client")?
+        .with_observer(metrics.clone());
+    if let Some(limiter) = limiter {
+        client = client.with_gate(Arc::new(LimiterGate { limiter, metrics }));
+    }
+    Ok(client)
+}
+
+/// Runs one worker until `shutdown` completes, then drains and returns.
+pub async fn run(
+    settings: Settings,
+    config: ProcessorConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::new());
+    let store = Store::new(&settings.redis.url, &settings.prefix)?;
+    let limiter = RateLimiter::new(store.clone(), settings.syncro.requests_per_minute);
+    let syncro = syncro_client(&settings, Some(limiter), metrics.clone())?;
+    let topology = Topology::new(&settings.prefix).with_retry_tiers(&config.worker.retry_tiers());
+    let broker = Broker::start(BrokerOptions {
+        url: settings.amqp.url.clone(),
+        topology,
+        publish_channels: 2,
+        max_backoff: Duration::from_millis(settings.amqp.reconnect_max_backoff_ms),
+        connection_name: format!("alert-relay processor ({})", settings.prefix),
+    });
+    let metrics_listen = config.worker.metrics_listen;
+    let server = metrics_server(
+        metrics_listen,
+        metrics.clone(),
+        broker.clone(),
+        store.clone(),
+    )?;
+    let server_handle = server.handle();
+    let server_task = tokio::spawn(server);
+    tracing::info!(metrics = %metrics_listen, prefix = %settings.prefix, "processor starting");
+
+    let handler = Handler::new(Shared {
+        config: Arc::new(config),
+        store,
+        syncro,
+        metrics,
+    });
+    let consumer = Consumer {
+        handler,
+        broker: broker.clone(),
+    };
+    let result = consumer.run(shutdown).await;
+    server_handle.stop(true).await;
+    let _ = server_task.await;
+    broker.close().await;
+    tracing::info!("processor stopped");
+    result
+}
+
+/// `/metrics`, `/healthz` and `/readyz` (broker connected and Redis answering).
+fn metrics_server(
+    listen: std::net::SocketAddr,
+    metrics: Arc<Metrics>,
+    broker: Broker,
+    store: Store,
+) -> anyhow::Result<actix_web::dev::Server> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new((
+                metrics.clone(),
+                broker.clone(),
+                store.clone(),
+            )))
+            .route(
+                "/metrics",
+                web::get().to(
+                    |state: web::Data<(Arc<Metrics>, Broker, Store)>| async move {
+                        HttpResponse::Ok()
+                            .content_type(
+                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                            )
+                            .body(state.0.encode())
+                    },
+                ),
+            )
+            .route(
+                "/healthz",
+                web::get()
+                    .to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }),
+            )
+            .route(
+                "/readyz",
+                web::get().to(
+                    |state: web::Data<(Arc<Metrics>, Broker, Store)>| async move {
+                        let broker = state.1.is_connected();
+                        let redis = state.2.ping().await.is_ok();
+                        let body = serde_json::json!({"broker": broker, "redis": redis});
+                        if broker && redis {
+                            HttpResponse::Ok().json(body)
+                        } else {
+                            HttpResponse::ServiceUnavailable().json(body)
+                        }
+                    },
+                ),
+            )
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(listen)
+    .with_context(|| format!("cannot listen on {listen} for metrics"))?
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,385 @@
+//! The processor's shared state in Redis: what makes many stateless workers behave as one.
+//!
+//! Every key starts with `{prefix}:` so deployments and tests can share one Redis.
+//!
+//! | key | holds | why |
+//! |---|---|---|
+//! | `done:{message id}` | the outcome of a handled alert | skip redeliveries and replays (idempotency) |
+//! | `intent:{message id}` | the Syncro POST about to be made | after a crash, reconcile by reading Syncro instead of posting twice |
+//! | `group:{hash}` | the ticket a (customer, subject) group points at | grouping; expires after the window |
+//! | `lock:{hash}` | a lease on creating the group's ticket | never two tickets for one group |
+//! | `creating:{hash}` | the alert creating the group's ticket | a creator that died after Syncro created the ticket is found out |
+//! | `unmapped:{org id}`, `unmapped` | organizations seen without a mapping | so ops can map them later |
+//!
+//! Every failure is a [`StoreError`]: the caller treats Redis as unavailable, keeps the message
+//! unacknowledged and waits for Redis to come back. Nothing is decided on a guess.
+
+use chrono::{DateTime, Utc};
+use deadpool_redis::redis::{self, AsyncCommands};
+use deadpool_redis::{Config as PoolConfig, Pool, Runtime};
+use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// How long an alert's outcome is remembered: longer than any sensible dead-letter replay.
+pub const DONE_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How long an unresolved intent is kept (it only matters for a redelivery).
+pub const INTENT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("Redis is unavailable: {0}")]
+    Pool(#[from] deadpool_redis::PoolError),
+    #[error("Redis command failed: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("a stored record cannot be decoded: {0}")]
+    Decode(#[from] serde_json::Error),
+    #[error("cannot configure the Redis pool: {0}")]
+    Config(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What became of a handled alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// It created this ticket (as its first comment).
+    Created { ticket_id: i64 },
+    /// It was added to this ticket as (part of) a note.
+    Noted {
+        ticket_id: i64,
+        comment_id: Option<i64>,
+    },
+    /// Its organization is ignored.
+    Ignored,
+}
+
+/// A Syncro POST about to be made for an alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Intent {
+    CreateTicket {
+        customer_id: i64,
+        subject: String,
+        at: DateTime<Utc>,
+    },
+    AddNote {
+        ticket_id: i64,
+        at: DateTime<Utc>,
+    },
+}
+
+/// The ticket a group points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupTicket {
+    pub ticket_id: i64,
+    pub customer_id: i64,
+    pub subject: String,
+    pub created_at: DateTime<Utc>,
+    /// When the ticket's status was last read from Syncro (to notice it was closed there)
+    /// without reading it for every alert.
+    pub checked_at: DateTime<Utc>,
+}
+
+/// The alert whose ticket creation for a group is (or was) under way: if its worker died
+/// after Syncro created the ticket, the next creator finds that ticket instead of making a
+/// second one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Creating {
+    pub message_id: String,
+    pub customer_id: i64,
+    pub subject: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A lease on a group's ticket creation; release it with [`Store::unlock`].
+#[derive(Debug)]
+pub struct Lease {
+    key: String,
+    token: String,
+}
+
+/// What the store remembers of an organization seen without a mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnmappedOrg {
+    pub id: String,
+    pub name: Option<String>,
+    pub domain: Option<String>,
+    pub count: u64,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+}
+
+/// Handle on the shared state; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    prefix: String,
+}
+
+impl Store {
+    /// A pool on `url`; connections are made on first use, so this succeeds while Redis is
+    /// down (the worker then waits for it rather than failing to start).
+    pub fn new(url: &SecretString, prefix: &str) -> Result<Store> {
+        let mut config = PoolConfig::from_url(url.expose_secret());
+        config.pool = Some(deadpool_redis::PoolConfig {
+            max_size: 32,
+            timeouts: deadpool_redis::Timeouts {
+                wait: Some(Duration::from_secs(5)),
+                create: Some(Duration::from_secs(3)),
+                recycle: Some(Duration::from_secs(3)),
+            },
+            ..Default::default()
+        });
+        let pool = config
+            .create_pool(Some(Runtime::Tokio1))
+            .map_err(|e| StoreError::Config(e.to_string()))?;
+        Ok(Store {
+            pool,
+            prefix: prefix.to_string(),
+        })
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub(crate) fn key(&self, parts: &[&str]) -> String {
+        let mut key = self.prefix.clone();
+        for part in parts {
+            key.push(':');
+            key.push_str(part);
+        }
+        key
+    }
+
+    pub(crate) async fn conn(&self) -> Result<deadpool_redis::Connection> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Succeeds when Redis answers.
+    pub async fn ping(&self) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    pub async fn outcome(&self, message_id: &str) -> Result<Option<Outcome>> {
+        let mut conn = self.conn().await?;
+        let raw: Option<String> = conn.get(self.key(&["done", message_id])).await?;
+        Ok(raw.map(|r| serde_json::from_str(&r)).transpose()?)
+    }
+
+    /// Records an alert's outcome and drops its intent, atomically.
+    pub async fn finish(&self, message_id: &str, outcome: &Outcome) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let value = serde_json::to_string(outcome)?;
+        redis::pipe()
+            .atomic()
+            .set_ex(self.key(&["done", message_id]), value, DONE_TTL.as_secs())
+            .del(self.key(&["intent", message_id]))
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn intent(&self, message_id: &str) -> Result<Option<Intent>> {
+        let mut conn = self.conn().await?;
+        let raw: Option<String> = conn.get(self.key(&["intent", message_id])).await?;
+        Ok(raw.map(|r| serde_json::from_str(&r)).transpose()?)
+    }
+
+    /// Writes intents before a POST, for every alert it carries.
+    pub async fn write_intents(&self, message_ids: &[&str], intent: &Intent) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let value = serde_json::to_string(intent)?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for id in message_ids {
+            pipe.set_ex(self.key(&["intent", id]), &value, INTENT_TTL.as_secs());
+        }
+        pipe.query_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+
+    /// Drops intents whose POST certainly did not happen (refused, never sent).
+    pub async fn clear_intents(&self, message_ids: &[&str]) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let keys: Vec<String> = message_ids
+            .iter()
+            .map(|id| self.key(&["intent", id]))
+            .collect();
+        let _: () = conn.del(keys).await?;
+        Ok(())
+    }
+
+    pub async fn creating(&self, group_key: &str) -> Result<Option<Creating>> {
+        let mut conn = self.conn().await?;
+        let raw: Option<String> = conn
+            .get(self.key(&["creating", &Self::group_hash(group_key)]))
+            .await?;
+        Ok(raw.map(|r| serde_json::from_str(&r)).transpose()?)
+    }
+
+    pub async fn set_creating(&self, group_key: &str, creating: &Creating) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let _: () = conn
+            .set_ex(
+                self.key(&["creating", &Self::group_hash(group_key)]),
+                serde_json::to_string(creating)?,
+                INTENT_TTL.as_secs(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn clear_creating(&self, group_key: &str) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let _: () = conn
+            .del(self.key(&["creating", &Self::group_hash(group_key)]))
+            .await?;
+        Ok(())
+    }
+
+    fn group_hash(group_key: &str) -> String {
+        hex::encode(&Sha256::digest(group_key.as_bytes())[..16])
+    }
+
+    pub async fn group(&self, group_key: &str) -> Result<Option<GroupTicket>> {
+        let mut conn = self.conn().await?;
+        let raw: Option<String> = conn
+            .get(self.key(&["group", &Self::group_hash(group_key)]))
+            .await?;
+        Ok(raw.map(|r| serde_json::from_str(&r)).transpose()?)
+    }
+
+    /// Points the group at a ticket for `window` (refreshed on every alert of the group).
+    pub async fn set_group(
+        &self,
+        group_key: &str,
+        ticket: &GroupTicket,
+        window: Duration,
+    ) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let _: () = conn
+            .set_ex(
+                self.key(&["group", &Self::group_hash(group_key)]),
+                serde_json::to_string(ticket)?,
+                window.as_secs().max(1),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Keeps the group's pointer alive for another `window`.
+    pub async fn touch_group(&self, group_key: &str, window: Duration) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let _: bool = conn
+            .expire(
+                self.key(&["group", &Self::group_hash(group_key)]),
+                window.as_secs().max(1) as i64,
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn clear_group(&self, group_key: &str) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let _: () = conn
+            .del(self.key(&["group", &Self::group_hash(group_key)]))
+            .await?;
+        Ok(())
+    }
+
+    /// Takes the group's creation lease if nobody holds it.
+    pub async fn lock(&self, group_key: &str, lease: Duration) -> Result<Option<Lease>> {
+        let mut conn = self.conn().await?;
+        let key = self.key(&["lock", &Self::group_hash(group_key)]);
+        let token = format!("{:032x}", rand::rng().random::<u128>());
+        let taken: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(lease.as_millis() as u64)
+            .query_async(&mut conn)
+            .await?;
+        Ok(taken.map(|_| Lease { key, token }))
+    }
+
+    pub async fn is_locked(&self, group_key: &str) -> Result<bool> {
+        let mut conn = self.conn().await?;
+        Ok(conn
+            .exists(self.key(&["lock", &Self::group_hash(group_key)]))
+            .await?)
+    }
+
+    /// Releases a lease if it is still ours (a lease that expired may be someone else's now).
+    pub async fn unlock(&self, lease: Lease) -> Result<()> {
+        const RELEASE: &str = r#"
+            if redis.call('GET', KEYS[1]) == ARGV[1] then
+                return redis.call('DEL', KEYS[1])
+            end
+            return 0
+        "#;
+        let mut conn = self.conn().await?;
+        let _: i64 = redis::Script::new(RELEASE)
+            .key(&lease.key)
+            .arg(&lease.token)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Counts an alert of an organization without a mapping.
+    pub async fn note_unmapped(
+        &self,
+        org: &shared::alert::Organization,
+        seen_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let key = self.key(&["unmapped", &org.id]);
+        let at = seen_at.to_rfc3339();
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .sadd(self.key(&["unmapped"]), &org.id)
+            .hincr(&key, "count", 1)
+            .hset_nx(&key, "first_seen", &at)
+            .hset(&key, "last_seen", &at);
+        if let Some(name) = &org.name {
+            pipe.hset(&key, "name", name);
+        }
+        if let Some(domain) = &org.domain {
+            pipe.hset(&key, "domain", domain);
+        }
+        pipe.query_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+
+    /// Every organization seen without a mapping, most alerts first.
+    pub async fn unmapped(&self) -> Result<Vec<UnmappedOrg>> {
+        let mut conn = self.conn().await?;
+        let ids: Vec<String> = conn.smembers(self.key(&["unmapped"])).await?;
+        let mut orgs = Vec::with_capacity(ids.len());
+        for id in ids {
+            let fields: std::collections::HashMap<String, String> =
+                conn.hgetall(self.key(&["unmapped", &id])).await?;
+            orgs.push(UnmappedOrg {
+                count: fields
+                    .get("count")
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0),
+                name: fields.get("name").cloned(),
+                domain: fields.get("domain").cloned(),
+                first_seen: fields.get("first_seen").cloned(),
+                last_seen: fields.get("last_seen").cloned(),
+                id,
+            });
+        }
+        orgs.sort_by(|a, b| b.count.cmp(&a.count).then(a.id.cmp(&b.id)));
+        Ok(orgs)
+    }
+}

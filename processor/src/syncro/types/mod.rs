@@ -1,0 +1,16 @@
+//! Typed requests and responses, one module per area, plus the lenient deserializers that
+//! absorb Syncro's loose typing.
+
+pub mod account;
+pub mod assets;
+pub mod billing;
+pub mod customers;
+pub mod de;
+pub mod tickets;
+
+pub use account::{AccountSettings, Me, NamedId, TicketSettings};
+pub use assets::{normalize_mac, Asset, AssetFilter};
+pub use billing::{Contract, LineItemFields, Schedule, ScheduleLineItem, COUNTED_RECURRING_TYPES};
+pub use customers::{Contact, Customer, CustomerFilter};
+pub use de::Timestamp;
+pub use tickets::{Comment, NewComment, NewTicket, Ticket, TicketFilter, TicketUpdate, NOT_CLOSED};

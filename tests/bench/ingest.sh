@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Ingest benchmark: wrk (2 threads x 64 connections, 10 s) sends distinct signed canonical
+# alerts of ~600 bytes, first to a minimal baseline ingress (HMAC check + publish with
+# confirm, no parsing), then to ingest, both publishing to quorum queues on the same broker,
+# in the same run. Prints alerts/s, latency, ingest's peak RSS, the ratio to the baseline,
+# and checks that the number of 202 answers equals the number of queued messages.
+#   tests/bench/ingest.sh [DURATION_SECONDS]
+set -euo pipefail
+RELAY_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+export RELAY_ROOT
+# shellcheck source=../../deploy/lib/services.sh
+source "$RELAY_ROOT/deploy/lib/services.sh"
+DURATION=${1:-10}
+ensure_rabbitmq
+ensure_command wrk wrk
+cd "$RELAY_ROOT"
+cargo build --release --quiet -p ingest -p relay-tests --bins
+BIN="$RELAY_ROOT/target/release"
+WORK=$(mktemp -d)
+PREFIX="bench-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export BENCH_SECRET="whsec_$(head -c 32 /dev/urandom | base64 -w0)"
+export BENCH_RUN=$PREFIX
+AMQP_URL=${RELAY_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
+BASE_PORT=18181
+INGEST_PORT=18080
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    "$BIN/relay-queues" --amqp-url "$AMQP_URL" --prefix "$PREFIX" --delete \
+        "$PREFIX.baseline" "$PREFIX.alerts.work" "$PREFIX.alerts.dead" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+CONNECTIONS=${CONNECTIONS:-64}
+run_wrk() { # port label
+    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$RELAY_ROOT/tests/bench/signed-alerts.lua" \
+        "http://127.0.0.1:$1/v1/webhooks/bench" >"$WORK/$2.wrk"
+    grep '^RESULT ' "$WORK/$2.wrk" | sed 's/^RESULT //' | grep . ||
+        { cat "$WORK/$2.wrk" >&2; die "wrk against $2 printed no result"; }
+}
+json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+queued() { "$BIN/relay-queues" --amqp-url "$AMQP_URL" "$1" | awk '{print $2}'; }
+settle() { # queue expected
+    local n
+    for _ in $(seq 1 50); do n=$(queued "$1"); [ "$n" = "$2" ] && break; sleep 0.2; done
+    echo "$n"
+}
+
+say "baseline: minimal HMAC-check + publish-with-confirm handler"
+BASELINE_PORT=$BASE_PORT BASELINE_QUEUE="$PREFIX.baseline" AMQP_URL=$AMQP_URL \
+    BASELINE_SECRET=$BENCH_SECRET "$BIN/bench-baseline" &
+PIDS+=($!)
+for _ in $(seq 1 100); do port_open $BASE_PORT && break; sleep 0.1; done
+BASE=$(run_wrk $BASE_PORT baseline)
+BASE_Q=$(settle "$PREFIX.baseline" "$(json "$BASE" accepted)")
+
+say "ingest"
+cat >"$WORK/relay.toml" <<EOT
+prefix = "$PREFIX"
+[amqp]
+url = "$AMQP_URL"
+[log]
+format = "json"
+level = "${BENCH_LOG:-info}"
+[ingest]
+listen = "127.0.0.1:$INGEST_PORT"
+[sources.bench]
+verify = "standard-webhooks"
+secrets_env = ["BENCH_SECRET"]
+EOT
+"$BIN/ingest" --config "$WORK/relay.toml" 2>"$WORK/ingest.log" &
+INGEST_PID=$!
+PIDS+=($INGEST_PID)
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$INGEST_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+RSS_IDLE=$(awk '/VmRSS/ {print $2}' "/proc/$INGEST_PID/status")
+ING=$(run_wrk $INGEST_PORT ingest)
+RSS_PEAK=$(awk '/VmHWM/ {print $2}' "/proc/$INGEST_PID/status")
+ING_Q=$(settle "$PREFIX.alerts.work" "$(json "$ING" accepted)")
+
+python3 - "$BASE" "$ING" "$BASE_Q" "$ING_Q" "$RSS_IDLE" "$RSS_PEAK" "$DURATION" "$CONNECTIONS" <<'PY'
+import json, sys
+base, ing = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+base_q, ing_q, idle, peak = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+duration, connections = sys.argv[7], sys.argv[8]
+print(f"\nwrk -t2 -c{connections} -d{duration}s, distinct signed alerts of ~600 bytes, quorum queues\n")
+print("| target | requests/s | p50 ms | p99 ms | 202s | queued | unanswered at stop | other answers | socket errors |")
+print("|---|---|---|---|---|---|---|---|---|")
+ok = True
+for name, r, q in (("baseline (HMAC + publish/confirm)", base, base_q), ("ingest", ing, ing_q)):
+    unanswered = r["sent"] - r["requests"]
+    print(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['accepted']} | {q} | {unanswered} | {r['other']} | {r['errors']} |")
+    # Every 202 is queued; beyond that only requests wrk sent but stopped waiting for.
+    ok = ok and r["accepted"] <= q <= r["accepted"] + unanswered
+print(f"\ningest / baseline throughput ratio: {ing['rps'] / base['rps']:.2f}")
+print(f"ingest RSS: {idle / 1024:.1f} MB idle, {peak / 1024:.1f} MB peak")
+print("every 202 queued, nothing queued beyond the requests in flight at stop:", "yes" if ok else "NO")
+sys.exit(0 if ok else 1)
+PY
