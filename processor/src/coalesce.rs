@@ -28,8 +28,8 @@ impl<T, R> Entry<T, R> {
     }
 }
 
-type FlushFn<T, R> =
-    Arc<dyn Fn(i64, Vec<Entry<T, R>>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+type FlushFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+type FlushFn<T, R> = Arc<dyn Fn(i64, Vec<Entry<T, R>>) -> FlushFuture + Send + Sync>;
 
 /// Batches entries per ticket id.
 pub struct Coalescer<T, R> {
@@ -137,7 +137,8 @@ mod tests {
 
     #[tokio::test]
     async fn entries_for_one_ticket_within_the_window_share_one_flush() {
-        let flushes: Arc<Mutex<Vec<(i64, Vec<u32>)>>> = Arc::default();
+        type Flushes = Arc<Mutex<Vec<(i64, Vec<u32>)>>>;
+        let flushes: Flushes = Arc::default();
         let seen = flushes.clone();
         let coalescer = Coalescer::start(
             Duration::from_millis(200),

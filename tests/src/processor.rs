@@ -309,9 +309,9 @@ pub fn storm(tag: &str, n: usize, subjects: usize) -> Vec<Value> {
         .map(|i| {
             let mut a = alerts::alert(&format!("{tag}-{i}"));
             a["title"] = serde_json::json!(format!("Storm subject {}", i % subjects));
-            a.as_object_mut().map(|o| {
-                o.remove("respond_rule");
-            });
+            if let Some(fields) = a.as_object_mut() {
+                fields.remove("respond_rule");
+            }
             a
         })
         .collect()

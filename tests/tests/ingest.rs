@@ -156,6 +156,18 @@ async fn an_hmac_sha256_source_accepts_its_signature() {
     h.finish().await;
 }
 
+/// A rejection case: name, source, body, headers, expected status, expected code.
+type Case = (
+    &'static str,
+    &'static str,
+    Vec<u8>,
+    Vec<(String, String)>,
+    u16,
+    &'static str,
+);
+/// A change that breaks one field of a valid alert.
+type Mutation = Box<dyn Fn(&mut Value)>;
+
 #[tokio::test]
 async fn every_rejection_has_its_status_and_code_and_enqueues_nothing() {
     let h = Harness::start().await;
@@ -170,8 +182,7 @@ async fn every_rejection_has_its_status_and_code_and_enqueues_nothing() {
     };
     let wrong_secret = "whsec_d3Jvbmctc2VjcmV0LWZvci1hbGVydC1yZWxheQ==";
 
-    // (case, source, body, headers, expected status, expected code)
-    let mut cases: Vec<(&str, &str, Vec<u8>, Vec<(String, String)>, u16, &str)> = vec![
+    let mut cases: Vec<Case> = vec![
         (
             "wrong secret",
             "demo",
@@ -301,7 +312,7 @@ async fn every_rejection_has_its_status_and_code_and_enqueues_nothing() {
     ));
 
     // Each schema violation, named by its field.
-    let violations: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    let violations: Vec<(&str, Mutation, &str)> = vec![
         (
             "id missing",
             Box::new(|a: &mut Value| {

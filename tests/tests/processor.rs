@@ -325,3 +325,83 @@ async fn a_redis_outage_mid_run_loses_and_duplicates_nothing() {
     worker.stop().await.expect("stops");
     stack.finish().await;
 }
+
+#[tokio::test]
+async fn a_429_burst_pauses_the_workers_and_every_alert_still_lands_once() {
+    let stack = Stack::start(|_| {}, "").await;
+    let mut burst = fault(FaultKind::RateLimitBurst, "POST /tickets/{id}/comment");
+    burst.count = Some(3);
+    stack.sim.sim().add_fault(burst).expect("fault");
+    let worker = TestProcessor::spawn(&stack.config);
+    let alerts = storm("burst", 40, 2);
+    let ids: Vec<String> = (0..40)
+        .map(|i| message_id("demo", &format!("burst-{i}")))
+        .collect();
+    stack.send(&alerts).await;
+    settled(&stack, &ids).await;
+    let refs = stack.references();
+    assert_eq!(refs.len(), 40);
+    assert!(counts(&refs).values().all(|&n| n == 1));
+    assert_eq!(
+        stack
+            .rabbit
+            .count(&format!("{}.alerts.dead", stack.ctx.prefix))
+            .await,
+        0
+    );
+    assert_eq!(
+        stack.sim.sim().counters().burst_429s,
+        3,
+        "the burst was answered"
+    );
+    worker.stop().await.expect("stops");
+    stack.finish().await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_run_and_restarted_loses_and_duplicates_nothing() {
+    let stack = Stack::start(|_| {}, "").await;
+    let dir = std::env::temp_dir().join(format!("proc-{}", stack.ctx.prefix));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("relay.toml");
+    std::fs::write(&path, &stack.config).expect("config");
+    let spawn = || {
+        tokio::process::Command::new(relay_tests::workspace_binary("processor"))
+            .arg("run")
+            .arg("--config")
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("processor starts")
+    };
+    let mut first = spawn();
+    let alerts = storm("kill", 300, 5);
+    let ids: Vec<String> = (0..300)
+        .map(|i| message_id("demo", &format!("kill-{i}")))
+        .collect();
+    stack.send(&alerts).await;
+    eventually("the worker to be mid-run", LONG, || {
+        stack.references().len() >= 20
+    })
+    .await;
+    first.start_kill().expect("SIGKILL");
+    let _ = first.wait().await;
+    let done_at_kill = stack.references().len();
+    let mut second = spawn();
+    settled(&stack, &ids).await;
+    let _ = second.start_kill();
+    let _ = second.wait().await;
+    let refs = stack.references();
+    let counted = counts(&refs);
+    assert_eq!(counted.len(), 300, "nothing lost");
+    assert!(counted.values().all(|&n| n == 1), "nothing twice");
+    assert_eq!(stack.tickets().len(), 5, "one ticket per subject");
+    assert!(
+        done_at_kill < 300,
+        "the kill happened mid-run ({done_at_kill} of 300 done)"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    stack.finish().await;
+}

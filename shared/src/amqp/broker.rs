@@ -287,7 +287,7 @@ async fn manage(inner: Arc<Inner>) {
             Err(error) => {
                 failures += 1;
                 // Log the first failure loudly and then every tenth, not every 100 ms.
-                if failures == 1 || failures % 10 == 0 {
+                if failures == 1 || failures.is_multiple_of(10) {
                     tracing::warn!(url = %url, error = %error, failures, "cannot reach the broker; retrying");
                 }
             }
