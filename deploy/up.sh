@@ -41,7 +41,7 @@ status() {
         fi
     done
     if command -v rabbitmqctl >/dev/null; then
-        as_root rabbitmqctl -q list_queues name messages 2>/dev/null | grep -E '^relay\.' || true
+        as_root rabbitmqctl -q list_queues name messages 2>/dev/null | grep -E "^${RELAY_PREFIX:-demo}\\." || true
     fi
 }
 
@@ -91,6 +91,15 @@ set -a
 source "$RUN/secrets.env"
 set +a
 export RELAY_CONFIG="$RELAY_ROOT/deploy/config.example.toml"
+# The demo's own prefix, emptied on every start: the simulator starts afresh too, and state
+# left from an earlier run (handled alerts, group pointers) would point at tickets it forgot.
+export RELAY_PREFIX=${RELAY_PREFIX:-demo}
+"$BIN/relay-queues" --prefix "$RELAY_PREFIX" --delete "$RELAY_PREFIX.alerts.work" "$RELAY_PREFIX.alerts.dead" \
+    "$RELAY_PREFIX".alerts.retry.{5,30,120,600,3600}s >/dev/null 2>&1 || true
+if command -v redis-cli >/dev/null; then
+    redis-cli --scan --pattern "$RELAY_PREFIX:*" | xargs -r redis-cli del >/dev/null
+    redis-cli --scan --pattern "{$RELAY_PREFIX:*" | xargs -r redis-cli del >/dev/null
+fi
 export RELAY_INGEST_ADDR="127.0.0.1:$INGEST_PORT"
 export RELAY_SYNCRO_URL="http://127.0.0.1:$SIM_PORT/api/v1"
 
@@ -99,16 +108,48 @@ wait_http "http://127.0.0.1:$SIM_PORT/healthz" syncro-sim
 start ingest "$BIN/ingest"
 wait_http "http://127.0.0.1:$INGEST_PORT/readyz" ingest
 start processor "$BIN/processor" run
+wait_http "http://127.0.0.1:9091/readyz" processor
 
 say "sending the signed sample alert (deploy/sample-alert.json)"
 "$BIN/relay-send" --url "http://127.0.0.1:$INGEST_PORT" --source demo \
     --secret-env RELAY_DEMO_SECRET "$RELAY_ROOT/deploy/sample-alert.json"
+API="http://127.0.0.1:$SIM_PORT/api/v1"
+find_ticket() { # the sample's ticket, as "#number (id N): subject", or nothing
+    curl -fsS -H "Authorization: Bearer $RELAY_SYNCRO_TOKEN" \
+        "$API/tickets?customer_id=4101771&query=Impossible%20travel" 2>/dev/null | python3 -c '
+import json, sys
+tickets = [t for t in json.load(sys.stdin)["tickets"] if "Impossible travel" in (t.get("subject") or "")]
+if tickets:
+    t = tickets[0]
+    print("#%s (id %s): %s" % (t["number"], t["id"], t["subject"]))
+' 2>/dev/null || true
+}
+TICKET=""
+for _ in $(seq 1 100); do
+    TICKET=$(find_ticket)
+    [ -n "$TICKET" ] && break
+    sleep 0.2
+done
+[ -n "$TICKET" ] || die "the sample alert did not become a ticket; see $RUN/processor.log"
+say "the sample alert is Syncro ticket $TICKET for Contoso Ltd"
+
+say "a storm: 100 alerts with one subject"
+"$BIN/relay-storm" --url "http://127.0.0.1:$INGEST_PORT" --source demo --secret-env RELAY_DEMO_SECRET \
+    --alerts 100 --subjects 1 --batch 25 --wait-sim "http://127.0.0.1:$SIM_PORT" --timeout 120 |
+    python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print("   %(sent)s alerts -> %(tickets)s ticket with %(comments)s comments (the first alert opens it, the rest are coalesced into notes); %(syncro_calls)s Syncro calls, %(duplicates)s duplicates, %(missing)s missing" % r)
+'
 
 cat <<EOT
 
 alert-relay is running:
   ingest          http://127.0.0.1:$INGEST_PORT  (POST /v1/webhooks/{source}, /healthz, /readyz, /metrics)
   Syncro sim      http://127.0.0.1:$SIM_PORT/api/v1  (token in $RUN/secrets.env)
+  its tickets     curl -H "Authorization: Bearer \$RELAY_SYNCRO_TOKEN" $API/tickets
+                  or everything: curl http://127.0.0.1:$SIM_PORT/_admin/state
+  processor       http://127.0.0.1:9091/metrics
   logs            $RUN/*.log
   queue depths    deploy/up.sh status
   send another    set -a; . $RUN/secrets.env; set +a

@@ -3,10 +3,10 @@
 //!
 //! Handlers [`Coalescer::submit`] an entry and wait for its result; one background task keeps
 //! a batch per ticket and hands it to the flush function when its window closes or it is
-//! full. Each handler acknowledges its message only after the note carrying its alert was
+//! full, and never while the ticket's previous note is still in flight. Each handler acknowledges its message only after the note carrying its alert was
 //! accepted, so a crash loses nothing: unacknowledged messages come back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -33,7 +33,7 @@ type FlushFn<T, R> = Arc<dyn Fn(i64, Vec<Entry<T, R>>) -> FlushFuture + Send + S
 
 /// Batches entries per ticket id.
 pub struct Coalescer<T, R> {
-    tx: mpsc::Sender<(i64, Entry<T, R>)>,
+    tx: mpsc::Sender<Event<T, R>>,
 }
 
 impl<T, R> Clone for Coalescer<T, R> {
@@ -42,6 +42,14 @@ impl<T, R> Clone for Coalescer<T, R> {
             tx: self.tx.clone(),
         }
     }
+}
+
+enum Event<T, R> {
+    Submit(i64, Entry<T, R>),
+    /// The note of this ticket's previous batch is settled.
+    Flushed(i64),
+    /// How many alerts wait in batches (not yet handed to a flush).
+    Pending(oneshot::Sender<usize>),
 }
 
 impl<T: Send + 'static, R: Send + 'static> Coalescer<T, R> {
@@ -55,7 +63,15 @@ impl<T: Send + 'static, R: Send + 'static> Coalescer<T, R> {
         let flush: FlushFn<T, R> =
             Arc::new(move |ticket, entries| Box::pin(flush(ticket, entries)));
         let (tx, rx) = mpsc::channel(1024);
-        tokio::spawn(batch_loop(rx, window, max_entries.max(1), flush));
+        let batcher = Batcher {
+            batches: HashMap::new(),
+            flushing: HashSet::new(),
+            window,
+            max_entries: max_entries.max(1),
+            flush,
+            done: tx.clone(),
+        };
+        tokio::spawn(batcher.run(rx));
         Coalescer { tx }
     }
 
@@ -64,10 +80,19 @@ impl<T: Send + 'static, R: Send + 'static> Coalescer<T, R> {
     pub async fn submit(&self, ticket_id: i64, item: T) -> Option<R> {
         let (respond, result) = oneshot::channel();
         self.tx
-            .send((ticket_id, Entry { item, respond }))
+            .send(Event::Submit(ticket_id, Entry { item, respond }))
             .await
             .ok()?;
         result.await.ok()
+    }
+
+    /// Alerts gathered in batches and not yet handed to a flush.
+    pub async fn pending(&self) -> usize {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Event::Pending(tx)).await.is_err() {
+            return 0;
+        }
+        rx.await.unwrap_or(0)
     }
 }
 
@@ -76,57 +101,98 @@ struct Batch<T, R> {
     closes_at: Instant,
 }
 
-async fn batch_loop<T: Send + 'static, R: Send + 'static>(
-    mut rx: mpsc::Receiver<(i64, Entry<T, R>)>,
+/// The batching task's state. A ticket has at most one note in flight: while it is, new
+/// alerts for that ticket keep gathering, so when Syncro is slow or the rate limit holds
+/// notes back, batches grow instead of notes piling up (backpressure that saves calls).
+struct Batcher<T, R> {
+    batches: HashMap<i64, Batch<T, R>>,
+    flushing: HashSet<i64>,
     window: Duration,
     max_entries: usize,
     flush: FlushFn<T, R>,
-) {
-    let mut batches: HashMap<i64, Batch<T, R>> = HashMap::new();
-    loop {
-        let next_close = batches.values().map(|b| b.closes_at).min();
-        let sleep = async {
-            match next_close {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            received = rx.recv() => match received {
-                Some((ticket, entry)) => {
-                    let batch = batches.entry(ticket).or_insert_with(|| Batch {
-                        entries: Vec::new(),
-                        closes_at: Instant::now() + window,
-                    });
-                    batch.entries.push(entry);
-                    if batch.entries.len() >= max_entries {
-                        if let Some(full) = batches.remove(&ticket) {
-                            tokio::spawn(flush(ticket, full.entries));
+    done: mpsc::Sender<Event<T, R>>,
+}
+
+impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
+    async fn run(mut self, mut rx: mpsc::Receiver<Event<T, R>>) {
+        loop {
+            let next_close = self
+                .batches
+                .iter()
+                .filter(|(ticket, _)| !self.flushing.contains(ticket))
+                .map(|(_, b)| b.closes_at)
+                .min();
+            let sleep = async {
+                match next_close {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                event = rx.recv() => match event {
+                    Some(Event::Submit(ticket, entry)) => {
+                        let window = self.window;
+                        let batch = self.batches.entry(ticket).or_insert_with(|| Batch {
+                            entries: Vec::new(),
+                            closes_at: Instant::now() + window,
+                        });
+                        batch.entries.push(entry);
+                        if batch.entries.len() >= self.max_entries {
+                            self.flush_if_idle(ticket);
                         }
                     }
-                }
-                None => {
-                    // Every sender is gone: flush what is left and stop.
-                    for (ticket, batch) in batches.drain() {
-                        tokio::spawn(flush(ticket, batch.entries));
+                    Some(Event::Flushed(ticket)) => {
+                        self.flushing.remove(&ticket);
+                        let due = self.batches.get(&ticket).is_some_and(|b| {
+                            b.closes_at <= Instant::now() || b.entries.len() >= self.max_entries
+                        });
+                        if due {
+                            self.flush_if_idle(ticket);
+                        }
                     }
-                    return;
-                }
-            },
-            _ = sleep => {
-                let now = Instant::now();
-                let due: Vec<i64> = batches
-                    .iter()
-                    .filter(|(_, b)| b.closes_at <= now)
-                    .map(|(t, _)| *t)
-                    .collect();
-                for ticket in due {
-                    if let Some(batch) = batches.remove(&ticket) {
-                        tokio::spawn(flush(ticket, batch.entries));
+                    Some(Event::Pending(reply)) => {
+                        let _ = reply.send(self.batches.values().map(|b| b.entries.len()).sum());
+                    }
+                    // Unreachable while the task holds a sender of its own; kept for clarity.
+                    None => return,
+                },
+                _ = sleep => {
+                    let now = Instant::now();
+                    let due: Vec<i64> = self
+                        .batches
+                        .iter()
+                        .filter(|(t, b)| b.closes_at <= now && !self.flushing.contains(t))
+                        .map(|(t, _)| *t)
+                        .collect();
+                    for ticket in due {
+                        self.flush_if_idle(ticket);
                     }
                 }
             }
         }
+    }
+
+    /// Sends the ticket's batch (at most `max_entries` of it) to be posted, unless a note of
+    /// the ticket is still in flight.
+    fn flush_if_idle(&mut self, ticket: i64) {
+        if self.flushing.contains(&ticket) {
+            return;
+        }
+        let Some(batch) = self.batches.get_mut(&ticket) else {
+            return;
+        };
+        let take = batch.entries.len().min(self.max_entries);
+        let entries: Vec<_> = batch.entries.drain(..take).collect();
+        if batch.entries.is_empty() {
+            self.batches.remove(&ticket);
+        }
+        self.flushing.insert(ticket);
+        let flush = self.flush.clone();
+        let done = self.done.clone();
+        tokio::spawn(async move {
+            flush(ticket, entries).await;
+            let _ = done.send(Event::Flushed(ticket)).await;
+        });
     }
 }
 
@@ -165,6 +231,47 @@ mod tests {
         let mut flushes = flushes.lock().expect("lock").clone();
         flushes.sort();
         assert_eq!(flushes, vec![(7, vec![0, 1, 2, 3]), (8, vec![4])]);
+    }
+
+    #[tokio::test]
+    async fn entries_arriving_while_a_note_is_in_flight_wait_for_it_and_go_together() {
+        let (release_tx, release_rx) = tokio::sync::watch::channel(false);
+        let (started_tx, mut started_rx) = tokio::sync::watch::channel(false);
+        let coalescer = Coalescer::start(Duration::from_millis(10), 100, move |_, entries: Vec<Entry<u32, usize>>| {
+            let mut release = release_rx.clone();
+            let started = started_tx.clone();
+            async move {
+                // The first note is slow (held until released); the others are not.
+                if entries.iter().any(|e| e.item == 0) {
+                    started.send_replace(true);
+                    let _ = release.wait_for(|r| *r).await;
+                }
+                let size = entries.len();
+                for entry in entries {
+                    entry.respond(size);
+                }
+            }
+        });
+        let first = tokio::spawn({
+            let c = coalescer.clone();
+            async move { c.submit(1, 0).await }
+        });
+        started_rx.wait_for(|s| *s).await.expect("first note in flight");
+        let later: Vec<_> = (1..=3)
+            .map(|i| {
+                let c = coalescer.clone();
+                tokio::spawn(async move { c.submit(1, i).await })
+            })
+            .collect();
+        // Well past the 10 ms window, the three are still held behind the note in flight.
+        while coalescer.pending().await < 3 {
+            tokio::task::yield_now().await;
+        }
+        release_tx.send_replace(true);
+        assert_eq!(first.await.expect("task"), Some(1));
+        for task in later {
+            assert_eq!(task.await.expect("task"), Some(3), "held back, then one note");
+        }
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@
 //! checked. No problem ever prints a secret's value.
 //!
 //! Sections and their keys (defaults in brackets):
-//! - `[processor]`: `prefetch` [32], `drain_timeout_secs` [30], `metrics_listen`
+//! - `[processor]`: `prefetch` [5000], `drain_timeout_secs` [30], `metrics_listen`
 //!   ["127.0.0.1:9091"], `retry_tiers_secs` [5, 30, 120, 600, 3600], `coalesce_window_ms`
 //!   [2000], `coalesce_max_alerts` [50], `lock_lease_secs` [30], `redis_retry_max_backoff_ms`
 //!   [5000].
@@ -63,6 +63,9 @@ pub struct ProcessorConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct WorkerConfig {
     /// Messages a worker holds unacknowledged at once (AMQP prefetch): its concurrency.
+    /// An alert waiting to be coalesced into a note is held unacknowledged until the note
+    /// is accepted, so in a storm this bounds how many alerts a note can gather: keep it well
+    /// above `coalesce_max_alerts` times the number of tickets a storm touches.
     pub prefetch: u16,
     /// How long in-flight work may take to finish after SIGTERM before the worker exits.
     pub drain_timeout_secs: u64,
@@ -86,7 +89,7 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
-            prefetch: 32,
+            prefetch: 5000,
             drain_timeout_secs: 30,
             metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9091)),
             retry_tiers_secs: vec![5, 30, 120, 600, 3600],
@@ -123,8 +126,8 @@ impl WorkerConfig {
     }
 
     fn check(&self, problems: &mut Vec<String>) {
-        if !(1..=1000).contains(&self.prefetch) {
-            problems.push("processor.prefetch: must be between 1 and 1000".into());
+        if self.prefetch == 0 {
+            problems.push("processor.prefetch: must be between 1 and 65535".into());
         }
         if self.retry_tiers_secs.is_empty() {
             problems.push(
@@ -524,6 +527,9 @@ pub struct GroupingConfig {
     pub resolved_alert: ResolvedAlert,
     /// Status set by `resolved_alert = "note-and-resolve"`; must be a closed status.
     pub resolve_status: String,
+    /// How often, at most, a group's ticket status is read back from Syncro to notice it was
+    /// closed there: each read is a Syncro call, so a storm should not pay one per alert.
+    pub status_check_secs: u64,
 }
 
 impl Default for GroupingConfig {
@@ -535,6 +541,7 @@ impl Default for GroupingConfig {
             reopen_status: "In Progress".into(),
             resolved_alert: ResolvedAlert::Note,
             resolve_status: "Resolved".into(),
+            status_check_secs: 300,
         }
     }
 }
@@ -1217,7 +1224,7 @@ pub(crate) mod tests {
         "#;
         let problems = problems_of(text);
         for expected in [
-            "processor.prefetch: must be between 1 and 1000",
+            "processor.prefetch: must be between 1 and 65535",
             "processor.retry_tiers_secs: every tier must be at least 1",
             "processor.retry_tiers_secs: tiers must be strictly increasing",
             "processor.coalesce_max_alerts",

@@ -158,7 +158,8 @@ impl Consumer {
             let message = match decode(&delivery, &headers) {
                 Ok(message) => Arc::new(message),
                 Err(why) => {
-                    self.dead_letter(&delivery, &headers, attempts, "undecodable", &why).await;
+                    Box::pin(self.dead_letter(&delivery, &headers, attempts, "undecodable", &why))
+                        .await;
                     return;
                 }
             };
@@ -204,7 +205,9 @@ impl Consumer {
                             tokio::time::sleep(wait).await;
                             continue;
                         }
-                        self.fail(&delivery, &headers, attempts, &e, disposition).await;
+                        // Boxed, like the handler's Syncro calls: this future waits in memory
+                        // for as long as its alert is being coalesced.
+                        Box::pin(self.fail(&delivery, &headers, attempts, &e, disposition)).await;
                         return;
                     }
                 }

@@ -28,8 +28,6 @@ use shared::message::AlertMessage;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How often a group's ticket status is read from Syncro to notice it was closed there.
-const STATUS_CHECK: chrono::Duration = chrono::Duration::seconds(60);
 /// Comment pages read when looking for an alert's reference after a crash.
 const RECONCILE_COMMENT_PAGES: u32 = 5;
 /// Tickets with the group's subject examined when looking for a creator's reference.
@@ -120,17 +118,48 @@ impl Handler {
 
     /// Settles one alert; see the module documentation for the order of steps.
     pub async fn handle(&self, message: Arc<AlertMessage>, message_id: &str) -> Result<Settled> {
+        // A ticket deleted in Syncro turns a note into a 404; the group pointer is then
+        // cleared and the alert starts a new ticket, once.
+        let mut vanished = false;
+        loop {
+            // Boxed and finished before the alert waits to be coalesced: in a storm thousands
+            // of alerts wait at once, and each must hold a small future, not one as large as
+            // the Redis and Syncro calls that decided where it goes.
+            let next = Box::pin(self.decide(message.clone(), message_id)).await?;
+            let (ticket_id, group_key, plan) = match next {
+                Next::Settled(settled) => return Ok(settled),
+                Next::Note {
+                    ticket_id,
+                    group_key,
+                    plan,
+                } => (ticket_id, group_key, plan),
+            };
+            match self
+                .note(ticket_id, &group_key, message.clone(), message_id, plan)
+                .await
+            {
+                Err(HandleError::Syncro(e)) if e.is_not_found() && !vanished => {
+                    tracing::info!(ticket_id, "the group's ticket is gone from Syncro; starting a new one");
+                    vanished = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Everything but the note: settles the alert, or names the ticket to note it on.
+    async fn decide(&self, message: Arc<AlertMessage>, message_id: &str) -> Result<Next> {
         let s = &self.shared;
         if s.store.outcome(message_id).await?.is_some() {
             s.metrics.duplicates_skipped.inc();
-            return Ok(Settled::Duplicate);
+            return Ok(Next::Settled(Settled::Duplicate));
         }
         let plan = Arc::new(rules::plan(&s.config, &message));
         let (customer_id, mapped) = match plan.route {
             Route::Ignored => {
                 s.store.finish(message_id, &Outcome::Ignored).await?;
                 s.metrics.ignored.inc();
-                return Ok(Settled::Ignored);
+                return Ok(Next::Settled(Settled::Ignored));
             }
             Route::Customer {
                 customer_id,
@@ -156,7 +185,7 @@ impl Handler {
                 }
                 s.store.finish(message_id, &outcome).await?;
                 s.metrics.reconciled.inc();
-                return Ok(Settled::Reconciled);
+                return Ok(Next::Settled(Settled::Reconciled));
             }
         }
         let group_key = rules::group_key(customer_id, &plan.subject);
@@ -165,9 +194,11 @@ impl Handler {
             if let Some(group) = s.store.group(&group_key).await? {
                 match self.usable_ticket(&group_key, group, &plan).await? {
                     Some(ticket_id) => {
-                        return self
-                            .note(ticket_id, &group_key, message, message_id, plan)
-                            .await
+                        return Ok(Next::Note {
+                            ticket_id,
+                            group_key,
+                            plan,
+                        })
                     }
                     None => continue,
                 }
@@ -175,23 +206,18 @@ impl Handler {
             match s.store.lock(&group_key, lease).await? {
                 Some(held) => {
                     let result = self
-                        .create(
-                            &group_key,
-                            customer_id,
-                            message.clone(),
-                            message_id,
-                            plan.clone(),
-                        )
+                        .create(&group_key, customer_id, message.clone(), message_id, plan.clone())
                         .await;
                     // A lease that cannot be released expires by itself.
                     let _ = s.store.unlock(held).await;
-                    return match result? {
-                        Created::Ticket => Ok(Settled::Created),
-                        Created::Exists(ticket_id) => {
-                            self.note(ticket_id, &group_key, message, message_id, plan)
-                                .await
-                        }
-                    };
+                    return Ok(match result? {
+                        Created::Ticket => Next::Settled(Settled::Created),
+                        Created::Exists(ticket_id) => Next::Note {
+                            ticket_id,
+                            group_key,
+                            plan,
+                        },
+                    });
                 }
                 None => self.wait_for_creator(&group_key, lease).await?,
             }
@@ -214,7 +240,8 @@ impl Handler {
     }
 
     /// The group's ticket if alerts should still go to it; `None` when a new ticket is due
-    /// (the pointer is then cleared). Syncro is asked at most once per [`STATUS_CHECK`].
+    /// (the pointer is then cleared). Syncro is asked at most once per
+    /// `grouping.status_check_secs`.
     async fn usable_ticket(
         &self,
         group_key: &str,
@@ -223,7 +250,8 @@ impl Handler {
     ) -> Result<Option<i64>> {
         let s = &self.shared;
         let now = Utc::now();
-        if now - group.checked_at < STATUS_CHECK {
+        let interval = chrono::Duration::seconds(s.config.grouping.status_check_secs as i64);
+        if now - group.checked_at < interval {
             return Ok(Some(group.ticket_id));
         }
         let grouping = &s.config.grouping;
@@ -240,11 +268,9 @@ impl Handler {
             Err(e) => return Err(e.into()),
         };
         if ticket.is_closed() {
-            let reopen = grouping.on_resolved_ticket == OnResolvedTicket::Reopen
-                && resolved_within(&ticket, grouping.reopen_window_secs);
+            let recent = resolved_within(&ticket, grouping.reopen_window_secs);
             match grouping.on_resolved_ticket {
-                OnResolvedTicket::Note => {}
-                _ if reopen => {
+                OnResolvedTicket::Reopen if recent => {
                     let update = TicketUpdate {
                         status: Some(grouping.reopen_status.clone()),
                         ..TicketUpdate::default()
@@ -252,6 +278,7 @@ impl Handler {
                     s.syncro.update_ticket(ticket.id, &update).await?;
                     tracing::info!(ticket_id = ticket.id, subject = %plan.subject, "reopened the group's resolved ticket");
                 }
+                OnResolvedTicket::Note if recent => {}
                 _ => {
                     tracing::info!(ticket_id = ticket.id, subject = %plan.subject, "the group's ticket was resolved; a new one will be created");
                     s.store.clear_group(group_key).await?;
@@ -384,6 +411,17 @@ impl Handler {
             .await
             .unwrap_or(Err(HandleError::Stopping))
     }
+}
+
+/// What [`Handler::decide`] concluded.
+enum Next {
+    Settled(Settled),
+    /// Add the alert to this ticket's next note.
+    Note {
+        ticket_id: i64,
+        group_key: String,
+        plan: Arc<Plan>,
+    },
 }
 
 enum Created {
@@ -622,4 +660,36 @@ async fn find_created_ticket(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_future_of_a_waiting_alert_stays_small() {
+        let config = crate::config::tests::good();
+        let store = Store::new(&secrecy::SecretString::from("redis://127.0.0.1:1"), "size").expect("store");
+        let client = crate::syncro::SyncroClient::new(&crate::syncro::ClientConfig::new(
+            "http://127.0.0.1:1",
+            secrecy::SecretString::from("t"),
+        ))
+        .expect("client");
+        let handler = Handler::new(Shared {
+            config: Arc::new(config),
+            store,
+            syncro: client,
+            metrics: Arc::new(Metrics::new()),
+        });
+        let message: AlertMessage = serde_json::from_value(serde_json::json!({
+            "source": "s", "received_at": "2026-05-01T10:00:00Z",
+            "alert": {"id": "a", "event_type": "e", "severity": "high", "organization": {"id": "o"},
+                      "title": "t", "occurred_at": "2026-05-01T10:00:00Z"}
+        }))
+        .expect("message");
+        let future = handler.handle(Arc::new(message), "id");
+        let size = std::mem::size_of_val(&future);
+        eprintln!("handle() future: {size} bytes");
+        assert!(size < 4096, "{size} bytes held per waiting alert");
+    }
 }

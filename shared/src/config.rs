@@ -597,12 +597,19 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_secret_variable_is_reported() {
-        let problems = Settings::from_toml(MINIMAL, &env_of(&[])).expect_err("fails");
+    fn a_missing_secret_variable_is_reported_by_the_binary_that_needs_it() {
+        let text = format!("{MINIMAL}\n[syncro]\ntoken_env = \"SYNCRO_TOKEN_VAR\"\n");
+        let settings = Settings::from_toml(&text, &env_of(&[])).expect("parses");
+        let err = settings
+            .validate_ingest(Path::new("x.toml"))
+            .expect_err("invalid");
+        let all = err.to_string();
+        assert!(all.contains("DEMO_SECRET is not set"), "{all}");
         assert!(
-            problems[0].contains("DEMO_SECRET is not set"),
-            "{problems:?}"
+            !all.contains("SYNCRO_TOKEN_VAR"),
+            "ingest does not need the token: {all}"
         );
+        assert_eq!(settings.unresolved_in(&["syncro."]).len(), 1);
     }
 
     #[test]

@@ -106,16 +106,11 @@ impl TestIngest {
 
     /// Waits until `/readyz` says the broker is connected.
     pub async fn ready(&self) {
-        let client = self.client.clone();
-        let url = self.url("/readyz");
-        crate::wait::until("ingest ready", std::time::Duration::from_secs(20), || {
-            let client = client.clone();
-            let url = url.clone();
-            async move {
-                let response = client.get(url).send().await.ok()?;
-                response.status().is_success().then_some(())
-            }
-        })
+        crate::wait::http_ok(
+            "ingest ready",
+            &self.url("/readyz"),
+            std::time::Duration::from_secs(20),
+        )
         .await
     }
 

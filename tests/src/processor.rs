@@ -319,12 +319,5 @@ pub fn storm(tag: &str, n: usize, subjects: usize) -> Vec<Value> {
 
 /// Polls until `check` holds, at most `within`.
 pub async fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + within;
-    while !check() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    crate::wait::until(what, within, || std::future::ready(check().then_some(()))).await
 }

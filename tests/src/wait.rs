@@ -21,3 +21,16 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Polls `url` until it answers 2xx, or panics with `what` after `deadline`.
+pub async fn http_ok(what: &str, url: &str, deadline: Duration) {
+    let client = reqwest::Client::new();
+    until(what, deadline, || {
+        let (client, url) = (client.clone(), url.to_string());
+        async move {
+            let response = client.get(url).send().await.ok()?;
+            response.status().is_success().then_some(())
+        }
+    })
+    .await
+}

@@ -60,20 +60,7 @@ receivers:
         });
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    wait::until("Alertmanager ready", Duration::from_secs(30), || {
-        let (client, url) = (client.clone(), format!("{base}/-/ready"));
-        async move {
-            client
-                .get(url)
-                .send()
-                .await
-                .ok()?
-                .status()
-                .is_success()
-                .then_some(())
-        }
-    })
-    .await;
+    wait::http_ok("Alertmanager ready", &format!("{base}/-/ready"), Duration::from_secs(30)).await;
 
     let starts_at = "2026-05-01T10:00:00Z";
     let fired = json!([

@@ -156,6 +156,16 @@ async fn an_hmac_sha256_source_accepts_its_signature() {
     h.finish().await;
 }
 
+/// The offending fields an error answer names.
+fn fields_of(answer: &Value) -> Vec<&str> {
+    answer["error"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["field"].as_str())
+        .collect()
+}
+
 /// A rejection case: name, source, body, headers, expected status, expected code.
 type Case = (
     &'static str,
@@ -392,13 +402,7 @@ async fn every_rejection_has_its_status_and_code_and_enqueues_nothing() {
             (400, "invalid_alert"),
             "case: {case}"
         );
-        let fields: Vec<&str> = answer["error"]["fields"]
-            .as_array()
-            .expect("fields")
-            .iter()
-            .filter_map(|f| f["field"].as_str())
-            .collect();
-        assert_eq!(fields, [*field], "case: {case}");
+        assert_eq!(fields_of(&answer), [*field], "case: {case}");
     }
 
     // In a batch, every bad alert is named with its position, and the good ones are not sent.
@@ -408,12 +412,7 @@ async fn every_rejection_has_its_status_and_code_and_enqueues_nothing() {
     let (status, code, answer) =
         error_of(h.ingest.post("demo", &batch, &signed(&batch)).await).await;
     assert_eq!((status, code.as_str()), (400, "invalid_alert"));
-    let fields: Vec<&str> = answer["error"]["fields"]
-        .as_array()
-        .expect("fields")
-        .iter()
-        .filter_map(|f| f["field"].as_str())
-        .collect();
+    let fields = fields_of(&answer);
     assert!(
         fields.contains(&"[1].severity")
             && fields.contains(&"[2].id")

@@ -47,20 +47,7 @@ secrets_env = ["TEST_DEMO_SECRET"]
         .expect("ingest starts");
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    wait::until("ingest ready", Duration::from_secs(30), || {
-        let (client, url) = (client.clone(), format!("{base}/readyz"));
-        async move {
-            client
-                .get(url)
-                .send()
-                .await
-                .ok()?
-                .status()
-                .is_success()
-                .then_some(())
-        }
-    })
-    .await;
+    wait::http_ok("ingest ready", &format!("{base}/readyz"), Duration::from_secs(30)).await;
 
     let body = serde_json::to_vec(&alert("evt-log-1")).expect("json");
     let headers = standard_headers(alerts::SECRET, &body);

@@ -4,6 +4,7 @@
 use relay_tests::alerts::alert;
 use relay_tests::processor::{eventually, storm, Stack, TestProcessor, CATCH_ALL, CONTOSO};
 use relay_tests::proxy::Proxy;
+use relay_tests::wait;
 use serde_json::json;
 use shared::amqp::topology::{header_i64, header_str};
 use shared::message::message_id;
@@ -24,11 +25,19 @@ async fn settled(stack: &Stack, ids: &[String]) {
         ids.iter().all(|id| refs.contains(id))
     })
     .await;
-    let deadline = std::time::Instant::now() + LONG;
-    while stack.queued().await > 0 {
-        assert!(std::time::Instant::now() < deadline, "queues never drained");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait::until("the queues to drain", LONG, || async {
+        (stack.queued().await == 0).then_some(())
+    })
+    .await;
+}
+
+/// Waits until the dead-letter queue holds `n` messages.
+async fn dead_lettered(stack: &Stack, n: u32) {
+    let dead_queue = format!("{}.alerts.dead", stack.ctx.prefix);
+    wait::until("the dead-letter queue to fill", LONG, || async {
+        (stack.rabbit.count(&dead_queue).await >= n).then_some(())
+    })
+    .await;
 }
 
 fn counts(refs: &[String]) -> HashMap<&str, usize> {
@@ -226,14 +235,7 @@ async fn permanent_failures_and_exhausted_retries_go_to_the_dead_letter_queue_wi
     let worker = TestProcessor::spawn(&stack.config);
     stack.send(&[alert("dead-422")]).await;
     let dead_queue = format!("{}.alerts.dead", stack.ctx.prefix);
-    let deadline = std::time::Instant::now() + LONG;
-    while stack.rabbit.count(&dead_queue).await < 1 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "nothing dead-lettered"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    dead_lettered(&stack, 1).await;
     // Now every create fails with 500: two retry tiers, then the dead-letter queue.
     let mut failing = fault(FaultKind::Error, "POST /tickets");
     failing.status = Some(500);
@@ -241,14 +243,7 @@ async fn permanent_failures_and_exhausted_retries_go_to_the_dead_letter_queue_wi
     let mut second = alert("dead-500");
     second["title"] = json!("Another subject");
     stack.send(&[second]).await;
-    let deadline = std::time::Instant::now() + LONG;
-    while stack.rabbit.count(&dead_queue).await < 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the failing alert was not dead-lettered"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    dead_lettered(&stack, 2).await;
     worker.stop().await.expect("stops");
     let dead = stack.rabbit.take_all(&dead_queue).await;
     let by_id: HashMap<String, _> = dead
@@ -403,5 +398,72 @@ async fn a_worker_killed_mid_run_and_restarted_loses_and_duplicates_nothing() {
         "the kill happened mid-run ({done_at_kill} of 300 done)"
     );
     let _ = std::fs::remove_dir_all(&dir);
+    stack.finish().await;
+}
+
+/// Sets a ticket's status through the simulator's API, as a technician would in Syncro.
+async fn set_status(stack: &Stack, ticket_id: i64, status: &str) {
+    let response = reqwest::Client::new()
+        .put(format!("{}/tickets/{ticket_id}", stack.sim.api_url()))
+        .bearer_auth(relay_tests::processor::SIM_TOKEN)
+        .json(&json!({"status": status}))
+        .send()
+        .await
+        .expect("simulator answers");
+    assert!(response.status().is_success());
+}
+
+#[tokio::test]
+async fn an_alert_for_a_ticket_resolved_in_syncro_starts_a_new_ticket_by_default() {
+    let stack = Stack::start(|_| {}, "[grouping]\nstatus_check_secs = 0\n").await;
+    let worker = TestProcessor::spawn(&stack.config);
+    stack.send(&storm("closed", 1, 1)).await;
+    settled(&stack, &[message_id("demo", "closed-0")]).await;
+    let first = stack.tickets()[0].id;
+    set_status(&stack, first, "Resolved").await;
+    stack.send(&[storm("closed", 2, 1)[1].clone()]).await;
+    settled(&stack, &[message_id("demo", "closed-1")]).await;
+    let tickets = stack.tickets();
+    assert_eq!(tickets.len(), 2, "a new ticket for the group");
+    let second = tickets.iter().find(|t| t.id != first).expect("the new ticket");
+    assert!(second.comments[0].contains(&message_id("demo", "closed-1")));
+    worker.stop().await.expect("stops");
+    stack.finish().await;
+}
+
+#[tokio::test]
+async fn an_alert_for_a_recently_resolved_ticket_reopens_it_when_configured() {
+    let extra = "[grouping]\nstatus_check_secs = 0\non_resolved_ticket = \"reopen\"\n";
+    let stack = Stack::start(|_| {}, extra).await;
+    let worker = TestProcessor::spawn(&stack.config);
+    stack.send(&storm("reopen", 1, 1)).await;
+    settled(&stack, &[message_id("demo", "reopen-0")]).await;
+    let ticket = stack.tickets()[0].id;
+    set_status(&stack, ticket, "Resolved").await;
+    stack.send(&[storm("reopen", 2, 1)[1].clone()]).await;
+    settled(&stack, &[message_id("demo", "reopen-1")]).await;
+    let tickets = stack.tickets();
+    assert_eq!(tickets.len(), 1, "the same ticket");
+    assert_eq!(tickets[0].status, "In Progress", "reopened");
+    assert_eq!(tickets[0].comments.len(), 2);
+    worker.stop().await.expect("stops");
+    stack.finish().await;
+}
+
+#[tokio::test]
+async fn a_resolved_alert_adds_a_note_and_resolves_the_ticket_when_configured() {
+    let stack = Stack::start(|_| {}, "[grouping]\nresolved_alert = \"note-and-resolve\"\n").await;
+    let worker = TestProcessor::spawn(&stack.config);
+    let mut alerts = storm("resolve", 2, 1);
+    stack.send(&alerts[..1]).await;
+    settled(&stack, &[message_id("demo", "resolve-0")]).await;
+    alerts[1]["status"] = json!("resolved");
+    stack.send(&alerts[1..]).await;
+    settled(&stack, &[message_id("demo", "resolve-1")]).await;
+    let tickets = stack.tickets();
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(tickets[0].comments.len(), 2, "the resolution is a note");
+    eventually("the ticket resolved", LONG, || stack.tickets()[0].status == "Resolved").await;
+    worker.stop().await.expect("stops");
     stack.finish().await;
 }

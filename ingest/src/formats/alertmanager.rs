@@ -65,19 +65,13 @@ pub fn parse(value: &Value, options: &FormatOptions) -> Result<Vec<Alert>, ApiEr
             ),
         )]));
     }
-    let mut alerts = Vec::with_capacity(webhook.alerts.len());
-    let mut problems = Vec::new();
-    for (i, entry) in webhook.alerts.iter().enumerate() {
-        match convert(&webhook, entry, &format!("alerts[{i}]"), options) {
-            Ok(alert) => alerts.push(alert),
-            Err(fields) => problems.extend(fields),
-        }
-    }
-    if problems.is_empty() {
-        Ok(alerts)
-    } else {
-        Err(ApiError::invalid_alert(problems))
-    }
+    super::all_or_problems(
+        webhook
+            .alerts
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| convert(&webhook, entry, &format!("alerts[{i}]"), options)),
+    )
 }
 
 fn convert(

@@ -9,7 +9,7 @@ pub mod canonical;
 
 use crate::error::ApiError;
 use crate::verify::Verified;
-use shared::alert::Alert;
+use shared::alert::{Alert, FieldError};
 use shared::config::{PayloadFormat, SourceSettings};
 
 /// Options of a format adapter, taken from the source's configuration.
@@ -44,5 +44,25 @@ impl FormatOptions {
             return Err(ApiError::empty_batch("the request carries no alert"));
         }
         Ok(alerts)
+    }
+}
+
+/// Every alert when all are valid, else every problem of every alert (nothing is accepted
+/// from a request with one bad alert).
+pub(crate) fn all_or_problems(
+    results: impl IntoIterator<Item = Result<Alert, Vec<FieldError>>>,
+) -> Result<Vec<Alert>, ApiError> {
+    let mut alerts = Vec::new();
+    let mut problems = Vec::new();
+    for result in results {
+        match result {
+            Ok(alert) => alerts.push(alert),
+            Err(fields) => problems.extend(fields),
+        }
+    }
+    if problems.is_empty() {
+        Ok(alerts)
+    } else {
+        Err(ApiError::invalid_alert(problems))
     }
 }

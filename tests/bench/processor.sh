@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# End-to-end processor benchmarks, real processes on this machine: the Syncro simulator,
+# ingest, N processor workers, RabbitMQ and Redis. relay-storm sends signed alerts through
+# ingest and waits until the simulator holds every one, then reports.
+#
+#   tests/bench/processor.sh throughput   5,000 alerts / 100 subjects, simulator's rate limit off
+#                                         (workers' budget 10,000/min), 1 and 3 workers
+#   tests/bench/processor.sh storm        10,000 alerts / 100 subjects, 180 requests/min, 3 workers
+#   tests/bench/processor.sh budget       3 workers, 180 requests/min, 2 minutes of more work than
+#                                         the budget allows: 429s and the share of the budget used
+#   tests/bench/processor.sh all
+set -euo pipefail
+RELAY_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+export RELAY_ROOT
+# shellcheck source=../../deploy/lib/services.sh
+source "$RELAY_ROOT/deploy/lib/services.sh"
+ensure_rabbitmq
+ensure_redis
+cd "$RELAY_ROOT"
+cargo build --release --quiet -p ingest -p processor -p syncro-sim -p relay-tests --bins
+BIN="$RELAY_ROOT/target/release"
+WORK=$(mktemp -d)
+SIM_PORT=18900
+INGEST_PORT=18088
+export RELAY_DEMO_SECRET="whsec_$(head -c 32 /dev/urandom | base64 -w0)"
+export RELAY_ALERTMANAGER_TOKEN="bench-alertmanager-token-000000"
+export RELAY_SYNCRO_TOKEN="bench-syncro-token"
+export RELAY_SYNCRO_URL="http://127.0.0.1:$SIM_PORT/api/v1"
+export RELAY_INGEST_ADDR="127.0.0.1:$INGEST_PORT"
+export RELAY_LOG=warn
+export RELAY_LOG_FORMAT=json
+PIDS=()
+
+stop_all() {
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+}
+cleanup_prefix() {
+    local p=$1
+    "$BIN/relay-queues" --prefix "$p" --delete "$p.alerts.work" "$p.alerts.dead" \
+        "$p.alerts.retry.5s" "$p.alerts.retry.30s" "$p.alerts.retry.120s" \
+        "$p.alerts.retry.600s" "$p.alerts.retry.3600s" >/dev/null 2>&1 || true
+    redis-cli --scan --pattern "$p:*" | xargs -r redis-cli del >/dev/null
+    redis-cli --scan --pattern "{$p:*" | xargs -r redis-cli del >/dev/null
+}
+# Logs of the last run are kept for a look: $TMPDIR/relay-bench-logs.
+trap 'stop_all; rm -rf "${TMPDIR:-/tmp}/relay-bench-logs"; mv "$WORK" "${TMPDIR:-/tmp}/relay-bench-logs"' EXIT
+
+# start_stack RATE WORKERS [BUDGET]: a fresh prefix, simulator (RATE requests/min, 0 = no
+# limit), ingest, workers (sharing BUDGET requests/min, default 180).
+start_stack() {
+    PREFIX="bench-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    export RELAY_PREFIX=$PREFIX
+    SYNCRO_SIM_PORT=$SIM_PORT SYNCRO_SIM_TOKEN=$RELAY_SYNCRO_TOKEN SYNCRO_SIM_RATE_LIMIT=$1 \
+        "$BIN/syncro-sim" >"$WORK/sim.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$SIM_PORT/healthz" >/dev/null && break; sleep 0.1; done
+    "$BIN/ingest" --config deploy/config.example.toml 2>"$WORK/ingest.log" &
+    PIDS+=($!)
+    for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$INGEST_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+    WORKER_PIDS=()
+    for i in $(seq 1 "$2"); do
+        sed -e "s/^metrics_listen = .*/metrics_listen = \"127.0.0.1:$((19190 + i))\"/" \
+            -e "s/^requests_per_minute = .*/requests_per_minute = ${3:-180}/" \
+            deploy/config.example.toml >"$WORK/worker$i.toml"
+        "$BIN/processor" run --config "$WORK/worker$i.toml" 2>"$WORK/worker$i.log" &
+        PIDS+=($!)
+        WORKER_PIDS+=($!)
+        for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$((19190 + i))/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+    done
+}
+peak_rss_mb() {
+    local max=0 kb
+    for pid in "${WORKER_PIDS[@]}"; do
+        kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+        [ "$kb" -gt "$max" ] && max=$kb
+    done
+    python3 -c "print(round($max / 1024, 1))"
+}
+row() { # relay-storm's JSON, a %(key)s template
+    python3 -c 'import json, sys; print(sys.argv[2] % json.loads(sys.argv[1]))' "$1" "$2"
+}
+storm() { # alerts subjects
+    "$BIN/relay-storm" --url "http://127.0.0.1:$INGEST_PORT" --secret-env RELAY_DEMO_SECRET \
+        --alerts "$1" --subjects "$2" --batch 100 --concurrency 4 \
+        --wait-sim "http://127.0.0.1:$SIM_PORT" --timeout 1200
+}
+
+throughput() {
+    echo "| workers | alerts | subjects | alerts/s end to end | tickets | comments | Syncro calls | calls/alert | duplicates | missing | worker peak RSS MB |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    for workers in ${BENCH_WORKERS:-1 3}; do
+        start_stack 0 "$workers" 10000
+        r=$(storm 5000 100)
+        rss=$(peak_rss_mb)
+        stop_all
+        cat "$WORK"/worker*.log >"$WORK/throughput-$workers-workers.log"
+        cleanup_prefix "$PREFIX"
+        row "$r" "| $workers | %(sent)s | 100 | %(alerts_per_sec)s | %(tickets)s | %(comments)s | %(syncro_calls)s | %(calls_per_alert)s | %(duplicates)s | %(missing)s | $rss |"
+    done
+}
+
+storm_at_budget() {
+    start_stack 180 3
+    r=$(storm 10000 100)
+    rss=$(peak_rss_mb)
+    stop_all
+    cleanup_prefix "$PREFIX"
+    echo "| alerts | subjects | workers | Syncro limit | took s | tickets | comments | Syncro calls | calls/alert | 429s | duplicates | missing | worker peak RSS MB |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    row "$r" "| %(sent)s | 100 | 3 | 180/min | %(settled_secs)s | %(tickets)s | %(comments)s | %(syncro_calls)s | %(calls_per_alert)s | %(syncro_429)s | %(duplicates)s | %(missing)s | $rss |"
+}
+
+budget() {
+    start_stack 180 3
+    # Every alert its own subject: each needs a ticket, far more work than 180 calls a minute.
+    "$BIN/relay-storm" --url "http://127.0.0.1:$INGEST_PORT" --secret-env RELAY_DEMO_SECRET \
+        --alerts 3000 --subjects 3000 --batch 100 >/dev/null
+    sleep 135
+    curl -fsS "http://127.0.0.1:$SIM_PORT/_admin/requests?limit=10000" >"$WORK/requests.json"
+    curl -fsS "http://127.0.0.1:$SIM_PORT/_admin/counters" >"$WORK/counters.json"
+    stop_all
+    cleanup_prefix "$PREFIX"
+    python3 - "$WORK/requests.json" "$WORK/counters.json" <<'PY'
+import json, sys
+from datetime import datetime, timedelta
+log = json.load(open(sys.argv[1]))
+entries = log["requests"] if isinstance(log, dict) else log
+counters = json.load(open(sys.argv[2]))
+times = sorted(datetime.fromisoformat(e["at"].replace("Z", "+00:00")) for e in entries)
+start = times[0] + timedelta(seconds=10)
+end = start + timedelta(seconds=120)
+window = [t for t in times if start <= t < end]
+throttled = counters.get("rate_limited", 0) + counters.get("burst_429s", 0)
+print("| workers | Syncro limit | window | requests in window | budget | share of budget | 429s |")
+print("|---|---|---|---|---|---|---|")
+print(f"| 3 | 180/min | 120 s (from 10 s after the first request) | {len(window)} | 360 | {len(window) / 360:.1%} | {throttled} |")
+PY
+}
+
+case "${1:-all}" in
+    throughput) throughput ;;
+    storm) storm_at_budget ;;
+    budget) budget ;;
+    all) throughput; echo; storm_at_budget; echo; budget ;;
+    *) die "usage: tests/bench/processor.sh [throughput|storm|budget|all]" ;;
+esac
