@@ -237,26 +237,33 @@ mod tests {
     async fn entries_arriving_while_a_note_is_in_flight_wait_for_it_and_go_together() {
         let (release_tx, release_rx) = tokio::sync::watch::channel(false);
         let (started_tx, mut started_rx) = tokio::sync::watch::channel(false);
-        let coalescer = Coalescer::start(Duration::from_millis(10), 100, move |_, entries: Vec<Entry<u32, usize>>| {
-            let mut release = release_rx.clone();
-            let started = started_tx.clone();
-            async move {
-                // The first note is slow (held until released); the others are not.
-                if entries.iter().any(|e| e.item == 0) {
-                    started.send_replace(true);
-                    let _ = release.wait_for(|r| *r).await;
+        let coalescer = Coalescer::start(
+            Duration::from_millis(10),
+            100,
+            move |_, entries: Vec<Entry<u32, usize>>| {
+                let mut release = release_rx.clone();
+                let started = started_tx.clone();
+                async move {
+                    // The first note is slow (held until released); the others are not.
+                    if entries.iter().any(|e| e.item == 0) {
+                        started.send_replace(true);
+                        let _ = release.wait_for(|r| *r).await;
+                    }
+                    let size = entries.len();
+                    for entry in entries {
+                        entry.respond(size);
+                    }
                 }
-                let size = entries.len();
-                for entry in entries {
-                    entry.respond(size);
-                }
-            }
-        });
+            },
+        );
         let first = tokio::spawn({
             let c = coalescer.clone();
             async move { c.submit(1, 0).await }
         });
-        started_rx.wait_for(|s| *s).await.expect("first note in flight");
+        started_rx
+            .wait_for(|s| *s)
+            .await
+            .expect("first note in flight");
         let later: Vec<_> = (1..=3)
             .map(|i| {
                 let c = coalescer.clone();
@@ -270,7 +277,11 @@ mod tests {
         release_tx.send_replace(true);
         assert_eq!(first.await.expect("task"), Some(1));
         for task in later {
-            assert_eq!(task.await.expect("task"), Some(3), "held back, then one note");
+            assert_eq!(
+                task.await.expect("task"),
+                Some(3),
+                "held back, then one note"
+            );
         }
     }
 

@@ -8,7 +8,7 @@
 //! checked. No problem ever prints a secret's value.
 //!
 //! Sections and their keys (defaults in brackets):
-//! - `[processor]`: `prefetch` [5000], `drain_timeout_secs` [30], `metrics_listen`
+//! - `[processor]`: `prefetch` [2000], `drain_timeout_secs` [30], `metrics_listen`
 //!   ["127.0.0.1:9091"], `retry_tiers_secs` [5, 30, 120, 600, 3600], `coalesce_window_ms`
 //!   [2000], `coalesce_max_alerts` [50], `lock_lease_secs` [30], `redis_retry_max_backoff_ms`
 //!   [5000].
@@ -89,7 +89,7 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
-            prefetch: 5000,
+            prefetch: 2000,
             drain_timeout_secs: 30,
             metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9091)),
             retry_tiers_secs: vec![5, 30, 120, 600, 3600],

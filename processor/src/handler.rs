@@ -28,6 +28,9 @@ use shared::message::AlertMessage;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long a creation whose outcome is unknown keeps other alerts of its group from
+/// creating a ticket of their own (the first alert's retry settles it sooner).
+const CREATION_DOUBT: chrono::Duration = chrono::Duration::seconds(60);
 /// Comment pages read when looking for an alert's reference after a crash.
 const RECONCILE_COMMENT_PAGES: u32 = 5;
 /// Tickets with the group's subject examined when looking for a creator's reference.
@@ -139,7 +142,10 @@ impl Handler {
                 .await
             {
                 Err(HandleError::Syncro(e)) if e.is_not_found() && !vanished => {
-                    tracing::info!(ticket_id, "the group's ticket is gone from Syncro; starting a new one");
+                    tracing::info!(
+                        ticket_id,
+                        "the group's ticket is gone from Syncro; starting a new one"
+                    );
                     vanished = true;
                 }
                 other => return other,
@@ -205,12 +211,35 @@ impl Handler {
             }
             match s.store.lock(&group_key, lease).await? {
                 Some(held) => {
-                    let result = self
-                        .create(&group_key, customer_id, message.clone(), message_id, plan.clone())
-                        .await;
+                    // Keep the lease alive while creating: the POST may wait long for the
+                    // shared rate limit, and an expired lease would let a second worker
+                    // create a second ticket for the group.
+                    let renew = async {
+                        loop {
+                            tokio::time::sleep(lease / 3).await;
+                            if let Err(e) = s.store.renew(&held, lease).await {
+                                tracing::warn!(error = %e, "could not renew the group's lease");
+                            }
+                        }
+                    };
+                    let create = self.create(
+                        &group_key,
+                        customer_id,
+                        message.clone(),
+                        message_id,
+                        plan.clone(),
+                    );
+                    let result = tokio::select! {
+                        result = create => result,
+                        never = renew => never,
+                    };
                     // A lease that cannot be released expires by itself.
                     let _ = s.store.unlock(held).await;
                     return Ok(match result? {
+                        Created::InDoubt => {
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                            continue;
+                        }
                         Created::Ticket => Next::Settled(Settled::Created),
                         Created::Exists(ticket_id) => Next::Note {
                             ticket_id,
@@ -306,7 +335,10 @@ impl Handler {
         if let Some(group) = s.store.group(group_key).await? {
             return Ok(Created::Exists(group.ticket_id));
         }
-        // A creator that died after Syncro made the ticket: find that ticket, do not make another.
+        // Another alert's creation that failed without knowing whether Syncro applied it (or
+        // whose worker died): find that ticket rather than make a second one. While it is
+        // not found and still recent, the POST may yet land (a slow Syncro applies it after
+        // the client gave up): wait for that alert's retry to settle the question.
         if let Some(previous) = s.store.creating(group_key).await? {
             if previous.message_id != message_id {
                 if let Some(ticket) = find_created_ticket(
@@ -324,6 +356,9 @@ impl Handler {
                     s.store.clear_creating(group_key).await?;
                     s.metrics.reconciled.inc();
                     return Ok(Created::Exists(ticket.id));
+                }
+                if Utc::now() - previous.at < CREATION_DOUBT {
+                    return Ok(Created::InDoubt);
                 }
             }
         }
@@ -427,6 +462,8 @@ enum Next {
 enum Created {
     /// This alert created the group's ticket.
     Ticket,
+    /// Another alert's creation may still land in Syncro: wait, then look again.
+    InDoubt,
     /// The group has a ticket already (made meanwhile, or found after a creator's crash).
     Exists(i64),
 }
@@ -669,7 +706,8 @@ mod tests {
     #[tokio::test]
     async fn the_future_of_a_waiting_alert_stays_small() {
         let config = crate::config::tests::good();
-        let store = Store::new(&secrecy::SecretString::from("redis://127.0.0.1:1"), "size").expect("store");
+        let store =
+            Store::new(&secrecy::SecretString::from("redis://127.0.0.1:1"), "size").expect("store");
         let client = crate::syncro::SyncroClient::new(&crate::syncro::ClientConfig::new(
             "http://127.0.0.1:1",
             secrecy::SecretString::from("t"),

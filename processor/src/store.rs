@@ -317,6 +317,25 @@ impl Store {
             .await?)
     }
 
+    /// Extends a lease that is still ours by `lease` (a live creator keeps its group's lock
+    /// however long Syncro or the rate limit makes it wait; only a dead one loses it).
+    pub async fn renew(&self, held: &Lease, lease: Duration) -> Result<bool> {
+        const RENEW: &str = r#"
+            if redis.call('GET', KEYS[1]) == ARGV[1] then
+                return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+            end
+            return 0
+        "#;
+        let mut conn = self.conn().await?;
+        let renewed: i64 = redis::Script::new(RENEW)
+            .key(&held.key)
+            .arg(&held.token)
+            .arg(lease.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(renewed == 1)
+    }
+
     /// Releases a lease if it is still ours (a lease that expired may be someone else's now).
     pub async fn unlock(&self, lease: Lease) -> Result<()> {
         const RELEASE: &str = r#"

@@ -66,6 +66,7 @@ start_stack() {
     for i in $(seq 1 "$2"); do
         sed -e "s/^metrics_listen = .*/metrics_listen = \"127.0.0.1:$((19190 + i))\"/" \
             -e "s/^requests_per_minute = .*/requests_per_minute = ${3:-180}/" \
+            ${BENCH_PREFETCH:+-e "s/^prefetch = .*/prefetch = $BENCH_PREFETCH/"} \
             deploy/config.example.toml >"$WORK/worker$i.toml"
         "$BIN/processor" run --config "$WORK/worker$i.toml" 2>"$WORK/worker$i.log" &
         PIDS+=($!)

@@ -60,7 +60,12 @@ receivers:
         });
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    wait::http_ok("Alertmanager ready", &format!("{base}/-/ready"), Duration::from_secs(30)).await;
+    wait::http_ok(
+        "Alertmanager ready",
+        &format!("{base}/-/ready"),
+        Duration::from_secs(30),
+    )
+    .await;
 
     let starts_at = "2026-05-01T10:00:00Z";
     let fired = json!([

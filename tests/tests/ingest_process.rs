@@ -47,7 +47,12 @@ secrets_env = ["TEST_DEMO_SECRET"]
         .expect("ingest starts");
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    wait::http_ok("ingest ready", &format!("{base}/readyz"), Duration::from_secs(30)).await;
+    wait::http_ok(
+        "ingest ready",
+        &format!("{base}/readyz"),
+        Duration::from_secs(30),
+    )
+    .await;
 
     let body = serde_json::to_vec(&alert("evt-log-1")).expect("json");
     let headers = standard_headers(alerts::SECRET, &body);

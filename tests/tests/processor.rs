@@ -425,7 +425,10 @@ async fn an_alert_for_a_ticket_resolved_in_syncro_starts_a_new_ticket_by_default
     settled(&stack, &[message_id("demo", "closed-1")]).await;
     let tickets = stack.tickets();
     assert_eq!(tickets.len(), 2, "a new ticket for the group");
-    let second = tickets.iter().find(|t| t.id != first).expect("the new ticket");
+    let second = tickets
+        .iter()
+        .find(|t| t.id != first)
+        .expect("the new ticket");
     assert!(second.comments[0].contains(&message_id("demo", "closed-1")));
     worker.stop().await.expect("stops");
     stack.finish().await;
@@ -452,7 +455,11 @@ async fn an_alert_for_a_recently_resolved_ticket_reopens_it_when_configured() {
 
 #[tokio::test]
 async fn a_resolved_alert_adds_a_note_and_resolves_the_ticket_when_configured() {
-    let stack = Stack::start(|_| {}, "[grouping]\nresolved_alert = \"note-and-resolve\"\n").await;
+    let stack = Stack::start(
+        |_| {},
+        "[grouping]\nresolved_alert = \"note-and-resolve\"\n",
+    )
+    .await;
     let worker = TestProcessor::spawn(&stack.config);
     let mut alerts = storm("resolve", 2, 1);
     stack.send(&alerts[..1]).await;
@@ -463,7 +470,38 @@ async fn a_resolved_alert_adds_a_note_and_resolves_the_ticket_when_configured() 
     let tickets = stack.tickets();
     assert_eq!(tickets.len(), 1);
     assert_eq!(tickets[0].comments.len(), 2, "the resolution is a note");
-    eventually("the ticket resolved", LONG, || stack.tickets()[0].status == "Resolved").await;
+    eventually("the ticket resolved", LONG, || {
+        stack.tickets()[0].status == "Resolved"
+    })
+    .await;
     worker.stop().await.expect("stops");
+    stack.finish().await;
+}
+
+#[tokio::test]
+async fn a_creation_slower_than_the_lease_still_makes_one_ticket() {
+    let stack = Stack::start(|_| {}, "").await;
+    // Each create takes three times the lease: without renewing it, other workers would
+    // take the lock mid-creation and make tickets of their own.
+    let mut slow = fault(FaultKind::Latency, "POST /tickets");
+    slow.latency_ms = Some(3000);
+    stack.sim.sim().add_fault(slow).expect("fault");
+    let config = stack
+        .config
+        .replace("lock_lease_secs = 5", "lock_lease_secs = 1");
+    let workers: Vec<TestProcessor> = (0..3).map(|_| TestProcessor::spawn(&config)).collect();
+    let alerts = storm("slow", 30, 1);
+    let ids: Vec<String> = (0..30)
+        .map(|i| message_id("demo", &format!("slow-{i}")))
+        .collect();
+    stack.send(&alerts).await;
+    settled(&stack, &ids).await;
+    assert_eq!(stack.tickets().len(), 1, "one ticket for the group");
+    let refs = stack.references();
+    assert_eq!(refs.len(), 30);
+    assert!(counts(&refs).values().all(|&n| n == 1));
+    for worker in workers {
+        worker.stop().await.expect("stops");
+    }
     stack.finish().await;
 }

@@ -120,7 +120,7 @@ async fn a_bad_configuration_lists_every_problem_and_exits_1() {
         "prefix",
         "syncro.url: must start with http:// or https://",
         "syncro.token_env: environment variable UNSET_SYNCRO_TOKEN is not set",
-        "processor.prefetch: must be between 1 and 1000",
+        "processor.prefetch: must be between 1 and 65535",
         "processor.retry_tiers_secs: tiers must be strictly increasing",
         "mapping.catch_all_customer_id: required",
         "mapping.ignored_organizations: \"org-1\" is also mapped",

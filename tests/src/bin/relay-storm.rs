@@ -84,8 +84,15 @@ async fn main() -> anyhow::Result<()> {
             })
         })
         .collect();
-    let url = format!("{}/v1/webhooks/{}", cli.url.trim_end_matches('/'), cli.source);
-    let chunks: Vec<Vec<Value>> = alerts.chunks(cli.batch.max(1)).map(<[Value]>::to_vec).collect();
+    let url = format!(
+        "{}/v1/webhooks/{}",
+        cli.url.trim_end_matches('/'),
+        cli.source
+    );
+    let chunks: Vec<Vec<Value>> = alerts
+        .chunks(cli.batch.max(1))
+        .map(<[Value]>::to_vec)
+        .collect();
     let mut pending = futures_util::stream::iter(chunks.into_iter().map(|chunk| {
         let (http, url, key) = (http.clone(), url.clone(), key.clone());
         async move {
@@ -97,12 +104,19 @@ async fn main() -> anyhow::Result<()> {
                 .header("content-type", "application/json")
                 .header("webhook-id", &id)
                 .header("webhook-timestamp", now.to_string())
-                .header("webhook-signature", standard_webhooks_signature(&key, &id, now, &body))
+                .header(
+                    "webhook-signature",
+                    standard_webhooks_signature(&key, &id, now, &body),
+                )
                 .body(body)
                 .send()
                 .await?;
             if response.status().as_u16() != 202 {
-                bail!("ingest answered {}: {}", response.status(), response.text().await.unwrap_or_default());
+                bail!(
+                    "ingest answered {}: {}",
+                    response.status(),
+                    response.text().await.unwrap_or_default()
+                );
             }
             Ok::<usize, anyhow::Error>(chunk.len())
         }
@@ -133,15 +147,25 @@ async fn main() -> anyhow::Result<()> {
         if complete || Instant::now() > deadline {
             break seen;
         }
-        let done = wanted.iter().filter(|id| seen.refs.contains_key(*id)).count();
-        eprintln!("{done}/{} alerts in Syncro after {:.0} s", wanted.len(), started.elapsed().as_secs_f64());
+        let done = wanted
+            .iter()
+            .filter(|id| seen.refs.contains_key(*id))
+            .count();
+        eprintln!(
+            "{done}/{} alerts in Syncro after {:.0} s",
+            wanted.len(),
+            started.elapsed().as_secs_f64()
+        );
         tokio::time::sleep(Duration::from_secs(2)).await;
     };
     let settled_secs = started.elapsed().as_secs_f64();
     let after = counters(&http, sim).await?;
     let calls = after.total.saturating_sub(before.total);
     let throttled = after.throttled.saturating_sub(before.throttled);
-    let missing = wanted.iter().filter(|id| !report.refs.contains_key(*id)).count();
+    let missing = wanted
+        .iter()
+        .filter(|id| !report.refs.contains_key(*id))
+        .count();
     let duplicates: usize = report.refs.values().map(|n| n.saturating_sub(1)).sum();
     let result = json!({
         "sent": sent,
@@ -179,7 +203,8 @@ async fn counters(http: &reqwest::Client, sim: &str) -> anyhow::Result<Counted> 
         .await?
         .json()
         .await?;
-    let throttled = value["rate_limited"].as_u64().unwrap_or(0) + value["burst_429s"].as_u64().unwrap_or(0);
+    let throttled =
+        value["rate_limited"].as_u64().unwrap_or(0) + value["burst_429s"].as_u64().unwrap_or(0);
     Ok(Counted {
         total: value["total"].as_u64().unwrap_or(0),
         throttled,
