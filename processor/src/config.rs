@@ -576,12 +576,8 @@ impl GroupingConfig {
     }
 }
 
-/// Whether a status closes a ticket, by the rule the Syncro client uses for tickets
-/// ([`crate::syncro::Ticket::is_closed`]): "Resolved" (or a custom status starting with it)
-/// and "Invoiced".
-pub fn is_closed_status(status: &str) -> bool {
-    status.starts_with("Resolved") || status == "Invoiced"
-}
+/// Whether a status closes a ticket: the Syncro client's one rule, also used for tickets.
+pub use crate::syncro::is_closed_status;
 
 impl ProcessorConfig {
     /// The processor's configuration and everything else the worker needs from `settings`:

@@ -13,4 +13,7 @@ pub use assets::{normalize_mac, Asset, AssetFilter};
 pub use billing::{Contract, LineItemFields, Schedule, ScheduleLineItem, COUNTED_RECURRING_TYPES};
 pub use customers::{Contact, Customer, CustomerFilter};
 pub use de::Timestamp;
-pub use tickets::{Comment, NewComment, NewTicket, Ticket, TicketFilter, TicketUpdate, NOT_CLOSED};
+pub use tickets::{
+    is_closed_status, Comment, NewComment, NewTicket, Ticket, TicketFilter, TicketUpdate,
+    NOT_CLOSED,
+};

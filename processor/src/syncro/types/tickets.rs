@@ -52,13 +52,16 @@ pub struct Ticket {
     pub updated_at: Option<Timestamp>,
 }
 
+/// Whether a status closes a ticket: "Resolved" (or a custom status starting with it, which
+/// Syncro treats alike) or "Invoiced".
+pub fn is_closed_status(status: &str) -> bool {
+    status.starts_with("Resolved") || status == "Invoiced"
+}
+
 impl Ticket {
-    /// Whether the ticket is closed: "Resolved" (or a custom status starting with it, which
-    /// Syncro treats alike) or "Invoiced".
+    /// Whether the ticket is closed (see [`is_closed_status`]).
     pub fn is_closed(&self) -> bool {
-        self.status
-            .as_deref()
-            .is_some_and(|s| s.starts_with("Resolved") || s == "Invoiced")
+        self.status.as_deref().is_some_and(is_closed_status)
     }
 }
 
