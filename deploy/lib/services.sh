@@ -70,7 +70,14 @@ ensure_rabbitmq() {
             apt_install rabbitmq-server || compose_up rabbitmq ||
                 die "RabbitMQ is not running and cannot be installed here"
         fi
-        if ! port_open 5672; then
+        if ! port_open 5672 && command -v rabbitmqctl >/dev/null &&
+            as_root rabbitmqctl -q ping >/dev/null 2>&1; then
+            # The node runs but its application stopped (e.g. after a crashed supervisor).
+            say "RabbitMQ's node is up without its application: restarting the application"
+            as_root rabbitmqctl -q stop_app >/dev/null 2>&1 || true
+            as_root rabbitmqctl -q start_app >&2 || true
+            wait_port 5672 RabbitMQ 120
+        elif ! port_open 5672; then
             say "starting RabbitMQ"
             as_root rabbitmq-server -detached >&2 2>&1 || true
             wait_port 5672 RabbitMQ 120
@@ -79,7 +86,27 @@ ensure_rabbitmq() {
     # The port opens before the node is fully booted; quorum queues need it booted.
     if command -v rabbitmqctl >/dev/null; then
         as_root rabbitmqctl await_startup --timeout 120 >/dev/null 2>&1 || true
+        heal_rabbitmq_dlx || true
     fi
+}
+
+# RabbitMQ's supervisor of at-least-once dead-letter workers gives up after a burst of worker
+# exits (many such quorum queues deleted or losing their leader within a second; a known
+# RabbitMQ bug, rabbitmq-server#16652) and is not restarted: from then on every quorum queue
+# with at-least-once dead-lettering (our work and retry queues) fails to start, and
+# declaring one closes the connection with INTERNAL_ERROR. Restarting the RabbitMQ
+# application (not the node) brings it back; queues and messages are kept.
+# Returns 0 when it had to heal (callers may then redo what the broken broker spoiled).
+heal_rabbitmq_dlx() {
+    local sup
+    sup=$(as_root rabbitmqctl -q eval 'whereis(rabbit_fifo_dlx_sup).' 2>/dev/null) || return 1
+    if [ "$sup" = "undefined" ]; then
+        say "RabbitMQ lost its dead-letter supervisor (rabbitmq-server#16652): restarting the RabbitMQ application"
+        as_root rabbitmqctl -q stop_app && as_root rabbitmqctl -q start_app ||
+            die "could not restart the RabbitMQ application"
+        return 0
+    fi
+    return 1
 }
 
 ensure_command() { # command debian-package

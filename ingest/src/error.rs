@@ -92,6 +92,20 @@ impl ApiError {
         error
     }
 
+    /// 400 with every offending field of a billable-user count named.
+    pub fn invalid_count(fields: Vec<FieldError>) -> ApiError {
+        let mut error = ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_count",
+            format!(
+                "{} field(s) do not follow the billable-user count schema; see `fields`",
+                fields.len()
+            ),
+        );
+        error.fields = fields;
+        error
+    }
+
     /// 503: the alerts were not stored; the caller should send them again later.
     pub fn broker_unavailable(retry_after: u64) -> ApiError {
         let mut error = ApiError::new(

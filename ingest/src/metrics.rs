@@ -28,6 +28,8 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     /// Alerts accepted (confirmed by the broker) by source.
     pub alerts_accepted: Family<SourceLabels, Counter>,
+    /// Billable-user counts accepted (confirmed by the broker) by source.
+    pub counts_accepted: Family<SourceLabels, Counter>,
     /// Time from the first publish of a request to the broker's last confirm.
     pub publish_confirm_seconds: Histogram,
     /// Webhook requests being handled right now.
@@ -41,6 +43,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("relay_ingest");
         let requests = Family::<RequestLabels, Counter>::default();
         let alerts_accepted = Family::<SourceLabels, Counter>::default();
+        let counts_accepted = Family::<SourceLabels, Counter>::default();
         let publish_confirm_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
         let in_flight = Gauge::default();
         let broker_connected = Gauge::default();
@@ -53,6 +56,11 @@ impl Metrics {
             "alerts_accepted",
             "Alerts confirmed by the broker, by source",
             alerts_accepted.clone(),
+        );
+        registry.register(
+            "billable_counts_accepted",
+            "Billable-user counts confirmed by the broker, by source",
+            counts_accepted.clone(),
         );
         registry.register(
             "publish_confirm_seconds",
@@ -73,6 +81,7 @@ impl Metrics {
             registry,
             requests,
             alerts_accepted,
+            counts_accepted,
             publish_confirm_seconds,
             in_flight,
             broker_connected,

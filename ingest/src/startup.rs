@@ -115,6 +115,11 @@ fn build_server(
                     .route(web::post().to(routes::webhooks::receive))
                     .default_service(web::to(method_not_allowed)),
             )
+            .service(
+                web::resource("/v1/billable-users/{source}")
+                    .route(web::post().to(routes::billable::receive))
+                    .default_service(web::to(method_not_allowed)),
+            )
             .default_service(web::to(not_found))
     })
     .listen(listener)

@@ -1,6 +1,7 @@
 //! `processor check-config`: the offline check is [`ProcessorConfig::from_settings`]; the
 //! online check compares the configuration's ids and names with the Syncro account
-//! (customers, statuses, problem types, priorities, technicians), as the wizard's pickers do.
+//! (customers, statuses, problem types, priorities, technicians, contracts: each exists and
+//! belongs to its organization's customer), as the wizard's pickers do.
 //!
 //! Read-only and sequential (a handful of GETs plus one per mapped customer): it runs once,
 //! by hand or at deploy time, so it favours plain answers over speed. A retryable failure
@@ -120,7 +121,55 @@ pub async fn check_online_report(config: &ProcessorConfig, client: &SyncroClient
                 .push(format!("{key}: cannot check customer {id}: {e}")),
         }
     }
+    check_contracts(config, client, &mut report).await;
     report
+}
+
+/// Every configured contract exists and belongs to the customer its organization is mapped
+/// to (a contract of another customer would put that customer's agreement on the ticket).
+async fn check_contracts(
+    config: &ProcessorConfig,
+    client: &SyncroClient,
+    report: &mut OnlineReport,
+) {
+    for (org, &contract_id) in &config.contracts.organizations {
+        let key = format!("contracts.organizations[{org:?}].contract_id");
+        // Validation ties every contract to a mapped organization.
+        let Some(&customer_id) = config.mapping.organizations.get(org) else {
+            continue;
+        };
+        match with_retries(|| client.get_contract(contract_id)).await {
+            Ok(contract) if contract.customer_id != Some(customer_id) => {
+                let owner = contract
+                    .customer_id
+                    .map_or("no customer".to_string(), |c| format!("customer {c}"));
+                report.problems.push(format!(
+                    "{key}: contract {contract_id} ({}) belongs to {owner}, not to customer \
+                     {customer_id} (mapping.organizations[{org:?}])",
+                    contract.name.as_deref().unwrap_or("unnamed")
+                ));
+            }
+            Ok(contract) => {
+                if let Some(status) = contract.status.as_deref().filter(|s| *s != "Active") {
+                    report.notes.push(format!(
+                        "{key}: contract {contract_id} is {status:?}, not \"Active\""
+                    ));
+                }
+            }
+            Err(e) if e.is_not_found() => report.problems.push(format!(
+                "{key}: contract {contract_id} does not exist in Syncro"
+            )),
+            Err(e) => report
+                .problems
+                .push(format!("{key}: cannot check contract {contract_id}: {e}")),
+        }
+    }
+    if !config.contracts.add_to_tickets && !config.contracts.organizations.is_empty() {
+        report.notes.push(
+            "contracts.add_to_tickets is off: the configured contracts are not put on tickets"
+                .into(),
+        );
+    }
 }
 
 /// Runs `call` until it succeeds, fails permanently, or runs out of attempts.

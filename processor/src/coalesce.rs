@@ -2,9 +2,13 @@
 //! note listing them all, so a storm costs a few Syncro calls instead of one per alert.
 //!
 //! Handlers [`Coalescer::submit`] an entry and wait for its result; one background task keeps
-//! a batch per ticket and hands it to the flush function when its window closes or it is
-//! full, and never while the ticket's previous note is still in flight. Each handler acknowledges its message only after the note carrying its alert was
-//! accepted, so a crash loses nothing: unacknowledged messages come back.
+//! a batch per ticket. When a batch's window closes (or it is full), and the ticket's previous
+//! note is no longer in flight, the batch first waits for its *admission* (a slot of the rate
+//! budget), and only then is it taken, up to `max_entries`, and handed to the flush function.
+//! Everything that arrived while the note waited for the budget therefore rides in it: when
+//! the budget is the bottleneck, notes grow instead of multiplying. Each handler acknowledges
+//! its message only after the note carrying its alert was accepted, so a crash loses nothing:
+//! unacknowledged messages come back.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -28,10 +32,12 @@ impl<T, R> Entry<T, R> {
     }
 }
 
-type FlushFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
-type FlushFn<T, R> = Arc<dyn Fn(i64, Vec<Entry<T, R>>) -> FlushFuture + Send + Sync>;
+type BoxFuture<O> = Pin<Box<dyn Future<Output = O> + Send>>;
+type AdmitFn<A> = Arc<dyn Fn(i64) -> BoxFuture<A> + Send + Sync>;
+type FlushFn<T, R, A> = Arc<dyn Fn(i64, A, Vec<Entry<T, R>>) -> BoxFuture<()> + Send + Sync>;
 
-/// Batches entries per ticket id.
+/// Batches entries per ticket id. `A` is the admission a flush waits for before its batch is
+/// taken (a rate-budget slot; `()` when there is none).
 pub struct Coalescer<T, R> {
     tx: mpsc::Sender<Event<T, R>>,
 }
@@ -46,6 +52,8 @@ impl<T, R> Clone for Coalescer<T, R> {
 
 enum Event<T, R> {
     Submit(i64, Entry<T, R>),
+    /// A flush of this ticket was admitted: hand it the batch as it is now.
+    Take(i64, oneshot::Sender<Vec<Entry<T, R>>>),
     /// The note of this ticket's previous batch is settled.
     Flushed(i64),
     /// How many alerts wait in batches (not yet handed to a flush).
@@ -53,23 +61,33 @@ enum Event<T, R> {
 }
 
 impl<T: Send + 'static, R: Send + 'static> Coalescer<T, R> {
-    /// Starts the batching task. `flush` receives each closed batch and must respond to every
-    /// entry of it.
-    pub fn start<F, Fut>(window: Duration, max_entries: usize, flush: F) -> Coalescer<T, R>
+    /// Starts the batching task. A due batch first waits for `admit`; then `flush` receives
+    /// the batch as it is at that moment, with the admission, and must respond to every entry.
+    pub fn start<A, AF, AFut, F, Fut>(
+        window: Duration,
+        max_entries: usize,
+        admit: AF,
+        flush: F,
+    ) -> Coalescer<T, R>
     where
-        F: Fn(i64, Vec<Entry<T, R>>) -> Fut + Send + Sync + 'static,
+        A: Send + 'static,
+        AF: Fn(i64) -> AFut + Send + Sync + 'static,
+        AFut: Future<Output = A> + Send + 'static,
+        F: Fn(i64, A, Vec<Entry<T, R>>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let flush: FlushFn<T, R> =
-            Arc::new(move |ticket, entries| Box::pin(flush(ticket, entries)));
+        let admit: AdmitFn<A> = Arc::new(move |ticket| Box::pin(admit(ticket)));
+        let flush: FlushFn<T, R, A> =
+            Arc::new(move |ticket, admission, entries| Box::pin(flush(ticket, admission, entries)));
         let (tx, rx) = mpsc::channel(1024);
         let batcher = Batcher {
             batches: HashMap::new(),
             flushing: HashSet::new(),
             window,
             max_entries: max_entries.max(1),
+            admit,
             flush,
-            done: tx.clone(),
+            events: tx.clone(),
         };
         tokio::spawn(batcher.run(rx));
         Coalescer { tx }
@@ -101,19 +119,21 @@ struct Batch<T, R> {
     closes_at: Instant,
 }
 
-/// The batching task's state. A ticket has at most one note in flight: while it is, new
-/// alerts for that ticket keep gathering, so when Syncro is slow or the rate limit holds
-/// notes back, batches grow instead of notes piling up (backpressure that saves calls).
-struct Batcher<T, R> {
+/// The batching task's state. A ticket has at most one note in flight (waiting for its
+/// admission or being posted): while it is, new alerts for that ticket keep gathering, so
+/// when Syncro is slow or the rate limit holds notes back, batches grow instead of notes
+/// piling up (backpressure that saves calls).
+struct Batcher<T, R, A> {
     batches: HashMap<i64, Batch<T, R>>,
     flushing: HashSet<i64>,
     window: Duration,
     max_entries: usize,
-    flush: FlushFn<T, R>,
-    done: mpsc::Sender<Event<T, R>>,
+    admit: AdmitFn<A>,
+    flush: FlushFn<T, R, A>,
+    events: mpsc::Sender<Event<T, R>>,
 }
 
-impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
+impl<T: Send + 'static, R: Send + 'static, A: Send + 'static> Batcher<T, R, A> {
     async fn run(mut self, mut rx: mpsc::Receiver<Event<T, R>>) {
         loop {
             let next_close = self
@@ -140,6 +160,9 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
                         if batch.entries.len() >= self.max_entries {
                             self.flush_if_idle(ticket);
                         }
+                    }
+                    Some(Event::Take(ticket, reply)) => {
+                        let _ = reply.send(self.take(ticket));
                     }
                     Some(Event::Flushed(ticket)) => {
                         self.flushing.remove(&ticket);
@@ -172,27 +195,40 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
         }
     }
 
-    /// Sends the ticket's batch (at most `max_entries` of it) to be posted, unless a note of
-    /// the ticket is still in flight.
+    /// Starts the ticket's next note unless one is in flight: wait for the admission, then
+    /// take the batch as it is by then, then flush it.
     fn flush_if_idle(&mut self, ticket: i64) {
-        if self.flushing.contains(&ticket) {
+        if !self.flushing.insert(ticket) {
             return;
         }
+        let admit = self.admit.clone();
+        let flush = self.flush.clone();
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let admission = admit(ticket).await;
+            let (reply, entries) = oneshot::channel();
+            if events.send(Event::Take(ticket, reply)).await.is_ok() {
+                if let Ok(entries) = entries.await {
+                    if !entries.is_empty() {
+                        flush(ticket, admission, entries).await;
+                    }
+                }
+            }
+            let _ = events.send(Event::Flushed(ticket)).await;
+        });
+    }
+
+    /// Removes and returns up to `max_entries` of the ticket's batch.
+    fn take(&mut self, ticket: i64) -> Vec<Entry<T, R>> {
         let Some(batch) = self.batches.get_mut(&ticket) else {
-            return;
+            return Vec::new();
         };
         let take = batch.entries.len().min(self.max_entries);
         let entries: Vec<_> = batch.entries.drain(..take).collect();
         if batch.entries.is_empty() {
             self.batches.remove(&ticket);
         }
-        self.flushing.insert(ticket);
-        let flush = self.flush.clone();
-        let done = self.done.clone();
-        tokio::spawn(async move {
-            flush(ticket, entries).await;
-            let _ = done.send(Event::Flushed(ticket)).await;
-        });
+        entries
     }
 }
 
@@ -200,6 +236,14 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
 mod tests {
     use super::*;
     use std::sync::Mutex;
+
+    /// A flush that answers every entry with the size of its batch.
+    fn respond_with_batch_size(entries: Vec<Entry<u32, usize>>) {
+        let size = entries.len();
+        for entry in entries {
+            entry.respond(size);
+        }
+    }
 
     #[tokio::test]
     async fn entries_for_one_ticket_within_the_window_share_one_flush() {
@@ -209,16 +253,14 @@ mod tests {
         let coalescer = Coalescer::start(
             Duration::from_millis(200),
             100,
-            move |ticket, entries: Vec<Entry<u32, usize>>| {
+            |_| async {},
+            move |ticket, _: (), entries: Vec<Entry<u32, usize>>| {
                 let seen = seen.clone();
                 async move {
-                    let size = entries.len();
                     seen.lock()
                         .expect("lock")
                         .push((ticket, entries.iter().map(|e| e.item).collect()));
-                    for entry in entries {
-                        entry.respond(size);
-                    }
+                    respond_with_batch_size(entries);
                 }
             },
         );
@@ -240,7 +282,8 @@ mod tests {
         let coalescer = Coalescer::start(
             Duration::from_millis(10),
             100,
-            move |_, entries: Vec<Entry<u32, usize>>| {
+            |_| async {},
+            move |_, _: (), entries: Vec<Entry<u32, usize>>| {
                 let mut release = release_rx.clone();
                 let started = started_tx.clone();
                 async move {
@@ -249,10 +292,7 @@ mod tests {
                         started.send_replace(true);
                         let _ = release.wait_for(|r| *r).await;
                     }
-                    let size = entries.len();
-                    for entry in entries {
-                        entry.respond(size);
-                    }
+                    respond_with_batch_size(entries);
                 }
             },
         );
@@ -290,14 +330,49 @@ mod tests {
         let coalescer = Coalescer::start(
             Duration::from_secs(3600),
             2,
-            |_, entries: Vec<Entry<u32, usize>>| async move {
-                let size = entries.len();
-                for entry in entries {
-                    entry.respond(size);
-                }
-            },
+            |_| async {},
+            |_, _: (), entries| async move { respond_with_batch_size(entries) },
         );
         let (a, b) = tokio::join!(coalescer.submit(1, 1), coalescer.submit(1, 2));
         assert_eq!((a, b), (Some(2), Some(2)));
+    }
+
+    #[tokio::test]
+    async fn entries_arriving_while_the_note_waits_for_admission_ride_in_it() {
+        let (admit_tx, admit_rx) = tokio::sync::watch::channel(false);
+        let (asked_tx, mut asked_rx) = tokio::sync::watch::channel(false);
+        let coalescer = Coalescer::start(
+            Duration::from_millis(10),
+            100,
+            move |_| {
+                let mut admitted = admit_rx.clone();
+                let asked = asked_tx.clone();
+                async move {
+                    asked.send_replace(true);
+                    let _ = admitted.wait_for(|a| *a).await;
+                }
+            },
+            |_, _: (), entries| async move { respond_with_batch_size(entries) },
+        );
+        let first = tokio::spawn({
+            let c = coalescer.clone();
+            async move { c.submit(1, 0).await }
+        });
+        // The window closed and the note asked for its admission; the budget holds it back.
+        asked_rx.wait_for(|a| *a).await.expect("admission asked");
+        let later: Vec<_> = (1..=4)
+            .map(|i| {
+                let c = coalescer.clone();
+                tokio::spawn(async move { c.submit(1, i).await })
+            })
+            .collect();
+        while coalescer.pending().await < 5 {
+            tokio::task::yield_now().await;
+        }
+        admit_tx.send_replace(true);
+        assert_eq!(first.await.expect("task"), Some(5), "one note for all five");
+        for task in later {
+            assert_eq!(task.await.expect("task"), Some(5));
+        }
     }
 }

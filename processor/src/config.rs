@@ -13,7 +13,11 @@
 //!   [2000], `coalesce_max_alerts` [50], `lock_lease_secs` [30], `redis_retry_max_backoff_ms`
 //!   [5000].
 //! - `[mapping]`: `catch_all_customer_id` (required), `organizations` (org id → customer id),
-//!   `ignored_organizations`, `unmapped` ["catch-all"].
+//!   `ignored_organizations`, `unmapped` ["catch-all"] or "park" (alerts of unmapped
+//!   organizations wait in `{prefix}.alerts.parked` until they are mapped).
+//!
+//! SIGHUP reloads every section but `[processor]` and the connection settings, which need a
+//! restart (see `startup::reload`).
 //! - `[tickets]` (all required): `problem_type`, `ticket_type_id`, `status`,
 //!   `assignee_user_id`, `source_tag`, `subject`, `[tickets.priorities]` (one per severity).
 //! - `[notes]` (all required): `visibility` (private | public | email), `title`.
@@ -22,7 +26,11 @@
 //! - `[grouping]`: `window_secs` [86400], `on_resolved_ticket` ["new-ticket"],
 //!   `reopen_window_secs` [604800], `reopen_status` ["In Progress"], `resolved_alert`
 //!   ["note"], `resolve_status` ["Resolved"].
-//! - `[contracts]`, `[billing]`: reserved for a later issue; present is a problem.
+//! - `[contracts]` (parsed in [`crate::enrich`]): `add_to_tickets` [false], `attach_devices`
+//!   [true], `asset_cache_secs` [900], `[contracts.organizations."<org id>"]` `contract_id`
+//!   (each organization mapped in `mapping.organizations`; at least one when
+//!   `add_to_tickets` is on).
+//! - `[billing]`: the billable-user sync, see [`crate::billing::config`].
 
 use crate::syncro::ClientConfig;
 use crate::template::Template;
@@ -56,10 +64,14 @@ pub struct ProcessorConfig {
     /// `[grouping]`: how long a subject keeps its ticket, and what closed tickets and
     /// resolved alerts do.
     pub grouping: GroupingConfig,
+    /// `[contracts]`: contracts and devices on new tickets (parsed in [`crate::enrich`]).
+    pub contracts: crate::enrich::ContractsConfig,
+    /// `[billing]`: the monthly billable-user sync (off when absent).
+    pub billing: crate::billing::BillingConfig,
 }
 
 /// `[processor]`: worker knobs; every key has a default.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WorkerConfig {
     /// Messages a worker holds unacknowledged at once (AMQP prefetch): its concurrency.
@@ -165,8 +177,8 @@ pub enum Unmapped {
     /// A ticket for the catch-all customer, naming the organization (the wizard's rule).
     #[default]
     CatchAll,
-    /// Hold the alert until the organization is mapped. Reserved: parsed so the key is
-    /// stable, but reported as not supported yet.
+    /// Hold the alert in `{prefix}.alerts.parked` until the organization is mapped (or
+    /// ignored); a configuration reload then releases its alerts in order.
     Park,
 }
 
@@ -180,8 +192,19 @@ pub struct MappingConfig {
     pub organizations: BTreeMap<String, i64>,
     /// Organizations whose alerts are acknowledged and dropped (counted, never ticketed).
     pub ignored_organizations: BTreeSet<String>,
-    /// What unmapped organizations do; only `catch-all` passes validation for now.
+    /// What unmapped organizations do: the catch-all customer, or parking.
     pub unmapped: Unmapped,
+}
+
+impl MappingConfig {
+    /// Whether alerts of this organization wait in the parked queue: parking is on and
+    /// the organization is neither mapped nor ignored. One rule for parking an alert and
+    /// for releasing it.
+    pub fn parks(&self, org_id: &str) -> bool {
+        self.unmapped == Unmapped::Park
+            && !self.organizations.contains_key(org_id)
+            && !self.ignored_organizations.contains(org_id)
+    }
 }
 
 #[derive(Deserialize)]
@@ -634,18 +657,13 @@ impl ProcessorConfig {
         let grouping =
             parse_section::<GroupingConfig>("grouping", &sections.grouping, &mut problems)
                 .inspect(|g| g.check(&mut problems));
-        for (key, section) in [
-            ("contracts", &sections.contracts),
-            ("billing", &sections.billing),
-        ] {
-            if section.is_some() {
-                problems.push(format!(
-                    "{key}: not supported yet (contracts and billable users arrive in a later \
-                     version); remove the section"
-                ));
-            }
-        }
-
+        let contracts = crate::enrich::ContractsConfig::from_section(
+            &sections.contracts,
+            mapping.as_ref().map(|m| &m.organizations),
+            mapping.as_ref().map(|m| &m.ignored_organizations),
+            &mut problems,
+        );
+        let billing = crate::billing::BillingConfig::from_section(&sections.billing, &mut problems);
         match (worker, mapping, tickets, notes, overrides, grouping) {
             (
                 Some(worker),
@@ -661,6 +679,8 @@ impl ProcessorConfig {
                 notes,
                 overrides,
                 grouping,
+                contracts,
+                billing,
             }),
             _ => Err(problems),
         }
@@ -764,7 +784,7 @@ fn parse_value<T: DeserializeOwned>(
     }
 }
 
-fn describe_toml_error(key: &str, text: &str) -> String {
+pub(crate) fn describe_toml_error(key: &str, text: &str) -> String {
     let text = text.trim();
     match text.rsplit_once("\nin `") {
         Some((message, path)) => {
@@ -862,9 +882,6 @@ fn build_mapping(raw: RawMapping, problems: &mut Vec<String>) -> Option<MappingC
                 "mapping.ignored_organizations: {org:?} is listed twice"
             ));
         }
-    }
-    if raw.unmapped == Unmapped::Park {
-        problems.push("mapping.unmapped: \"park\" is not supported yet; use \"catch-all\"".into());
     }
     match catch_all {
         Some(catch_all_customer_id) if problems.len() == before => Some(MappingConfig {
@@ -1173,6 +1190,16 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn parking_holds_only_organizations_neither_mapped_nor_ignored() {
+        let mut mapping = good().mapping;
+        assert!(!mapping.parks("org-new"), "catch-all never parks");
+        mapping.unmapped = Unmapped::Park;
+        assert!(mapping.parks("org-new"));
+        assert!(!mapping.parks("org-42"), "mapped");
+        assert!(!mapping.parks("org-test"), "ignored: dropped as before");
+    }
+
+    #[test]
     fn every_problem_is_reported_at_once_with_its_key() {
         let text = r#"
             [processor]
@@ -1214,9 +1241,9 @@ pub(crate) mod tests {
             reopen_status = "Resolved"
             resolve_status = "In Progress"
             [contracts]
-            enabled = true
+            add_to_tickets = true
             [billing]
-            sync_day = 1
+            sync_day = 31
         "#;
         let problems = problems_of(text);
         for expected in [
@@ -1228,7 +1255,6 @@ pub(crate) mod tests {
             "mapping.organizations[\"org-1\"]: must be a Syncro id",
             "mapping.ignored_organizations: \"org-2\" is also mapped",
             "mapping.ignored_organizations: \"\"",
-            "mapping.unmapped: \"park\" is not supported yet",
             "tickets.problem_type: must not be empty",
             "tickets.ticket_type_id: required",
             "tickets.status: \"Not Closed\" is a Syncro list filter",
@@ -1248,8 +1274,8 @@ pub(crate) mod tests {
             "grouping.window_secs: must be at least 1",
             "grouping.reopen_status: \"Resolved\" is a closed status",
             "grouping.resolve_status: \"In Progress\" is not a closed status",
-            "contracts: not supported yet",
-            "billing: not supported yet",
+            "contracts.add_to_tickets: on, but no organization has a contract",
+            "billing.sync_day: 31 is out of range",
         ] {
             assert_has(&problems, expected);
         }

@@ -5,6 +5,8 @@
 //! - A message is acknowledged only once its effect is in Syncro (or it is a duplicate, or
 //!   ignored). A retry or dead-letter copy is published with a confirm before the original
 //!   is acknowledged, so a crash in between duplicates a message at worst, never loses one.
+//! - An alert of an unmapped organization under `unmapped = "park"` is published (with a
+//!   confirm) to the parked queue, then acknowledged; see [`crate::parking`].
 //! - Redis unavailable: the message is held (neither acknowledged nor requeued) and handled
 //!   again once Redis answers; as every handler holds, consumption pauses by itself.
 //! - The broker connection lost: unacknowledged messages go back to the queue; the loop
@@ -18,7 +20,7 @@ use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
-use shared::amqp::topology::{header_i64, header_str, DEAD_KEY};
+use shared::amqp::topology::{header_i64, header_str, DEAD_KEY, PARKED_KEY};
 use shared::amqp::{Broker, HeaderValue, Outgoing};
 use shared::message::{
     AlertMessage, ALERT_ID_HEADER, SCHEMA_HEADER, SCHEMA_VERSION, SOURCE_HEADER,
@@ -53,7 +55,8 @@ impl Consumer {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let this = Arc::new(self);
         tokio::pin!(shutdown);
-        let settings = &this.handler.shared().config.worker;
+        let config = this.handler.shared().config.current();
+        let settings = &config.worker;
         let drain = Duration::from_secs(settings.drain_timeout_secs);
         let prefetch = settings.prefetch;
         let queue = this.broker.topology().work_queue();
@@ -169,6 +172,19 @@ impl Consumer {
             let mut redis_backoff = Duration::from_millis(100);
             loop {
                 match self.handler.handle(message.clone(), &message_id).await {
+                    Ok(Settled::Park) => {
+                        metrics.redis_up.set(1);
+                        // Boxed like `fail` below: its publish and Redis futures are large,
+                        // and inlined they would be held by every waiting alert's future.
+                        Box::pin(self.park(
+                            &delivery,
+                            &headers,
+                            attempts,
+                            &message.alert.organization.id,
+                        ))
+                        .await;
+                        return;
+                    }
                     Ok(settled) => {
                         metrics.redis_up.set(1);
                         if self.ack(&delivery).await {
@@ -187,7 +203,9 @@ impl Consumer {
                         metrics.redis_up.set(0);
                         tracing::warn!(error = %e, retry_in = ?redis_backoff, "Redis unavailable; holding the message");
                         tokio::time::sleep(redis_backoff).await;
-                        let max = Duration::from_millis(shared.config.worker.redis_retry_max_backoff_ms);
+                        let max = Duration::from_millis(
+                            shared.config.current().worker.redis_retry_max_backoff_ms,
+                        );
                         redis_backoff = (redis_backoff * 2).min(max);
                     }
                     Err(HandleError::Syncro(e)) => {
@@ -226,6 +244,34 @@ impl Consumer {
                 // outcome makes that a skipped duplicate.
                 tracing::warn!(error = %e, "could not acknowledge");
                 false
+            }
+        }
+    }
+
+    /// Moves an alert of an unmapped organization to the parked queue: published with a
+    /// confirm, then acknowledged (a crash in between parks it twice at worst; the copies
+    /// share the message id, so only one becomes a ticket).
+    async fn park(&self, delivery: &Delivery, headers: &FieldTable, attempts: u32, org_id: &str) {
+        let copy = copy_of(delivery, headers, PARKED_KEY, attempts, None);
+        match self
+            .broker
+            .publish_confirmed(&[copy], CONFIRM_TIMEOUT)
+            .await
+        {
+            Ok(()) => {
+                let shared = self.handler.shared();
+                shared.metrics.parked.inc();
+                if let Err(e) = shared.store.count_parked(org_id, 1).await {
+                    tracing::warn!(error = %e, "could not count the parked alert");
+                }
+                tracing::info!(
+                    organization = org_id,
+                    "alert parked: its organization has no mapping"
+                );
+                self.ack(delivery).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not park the alert; it will be redelivered")
             }
         }
     }
@@ -334,9 +380,9 @@ fn error_kind(error: &SyncroError) -> String {
     }
 }
 
-/// A copy of the delivery for the retry or dead-letter queue: same id and body, the known
-/// headers, the attempt count and, for the dead-letter queue, why.
-fn copy_of(
+/// A copy of the delivery for the retry, dead-letter or parked queue (or back to work): same
+/// id and body, the known headers, the attempt count and, for the dead-letter queue, why.
+pub(crate) fn copy_of(
     delivery: &Delivery,
     headers: &FieldTable,
     routing_key: &str,

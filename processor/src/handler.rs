@@ -3,12 +3,17 @@
 //! The order of [`Handler::handle`]:
 //! 1. an outcome already recorded for the message id → skip (redelivery, replay, resend);
 //! 2. the plan (customer, subject, fields) from the rules; ignored organizations stop here,
-//!    unmapped ones are remembered and go to the catch-all customer;
+//!    unmapped ones are remembered and go to the catch-all customer, or, with
+//!    `unmapped = "park"`, stop here too for the consumer to park them;
 //! 3. an intent left by an interrupted attempt → read Syncro back to learn whether the POST
 //!    was applied, instead of posting again;
 //! 4. the group (customer + normalised subject): its ticket gets a note (coalesced with other
 //!    alerts for it); with no ticket, one worker creates it under a Redis lease while the
-//!    others wait and then add notes.
+//!    others wait and then add notes. A new ticket carries its organization's contract and
+//!    the asset matching the alert's device ([`crate::enrich`]).
+//!
+//! The configuration is read once per alert (a snapshot of the [`ConfigHandle`]), so a
+//! reload never changes it half-way through one alert.
 //!
 //! Before every Syncro POST an intent is written; after it, the outcome. A crash between the
 //! two is what reconciliation resolves, using the `relay-ref: <message id>` line every
@@ -16,11 +21,13 @@
 
 use crate::coalesce::{Coalescer, Entry};
 use crate::config::{OnResolvedTicket, ProcessorConfig, ResolvedAlert};
+use crate::enrich::Enricher;
 use crate::metrics::Metrics;
+use crate::reload::ConfigHandle;
 use crate::rules::{self, Plan, Route};
-use crate::store::{Creating, GroupTicket, Intent, Outcome, Store, StoreError};
+use crate::store::{Creating, GroupTicket, Intent, Lease, Outcome, Store, StoreError};
 use crate::syncro::{
-    NewComment, NewTicket, SyncroClient, SyncroError, Ticket, TicketFilter, TicketUpdate,
+    Admission, NewComment, NewTicket, SyncroClient, SyncroError, Ticket, TicketFilter, TicketUpdate,
 };
 use chrono::Utc;
 use shared::alert::AlertStatus;
@@ -43,6 +50,9 @@ pub enum Settled {
     Noted,
     Duplicate,
     Ignored,
+    /// Its organization has no mapping and parking is on: the consumer moves it to the
+    /// parked queue (nothing was recorded, so its release handles it afresh).
+    Park,
     /// An interrupted attempt turned out to have been applied.
     Reconciled,
 }
@@ -81,13 +91,16 @@ pub struct NoteItem {
     message_id: String,
     plan: Arc<Plan>,
     group_key: String,
+    /// The configuration the alert is handled under.
+    config: Arc<ProcessorConfig>,
 }
 
 type NoteResult = Result<Settled>;
 
 /// What handlers share: configuration, Redis, the Syncro client (rate-limited), metrics.
 pub struct Shared {
-    pub config: Arc<ProcessorConfig>,
+    /// The running configuration; reloads replace it (take one snapshot per alert).
+    pub config: Arc<ConfigHandle>,
     pub store: Store,
     pub syncro: SyncroClient,
     pub metrics: Arc<Metrics>,
@@ -97,22 +110,34 @@ pub struct Shared {
 pub struct Handler {
     shared: Arc<Shared>,
     notes: Coalescer<NoteItem, NoteResult>,
+    /// Contracts and assets of new tickets (the asset cache lives here).
+    enrich: Arc<Enricher>,
 }
 
 impl Handler {
     pub fn new(shared: Shared) -> Handler {
         let shared = Arc::new(shared);
         let flusher = shared.clone();
-        let settings = &shared.config.worker;
+        let admitter = shared.clone();
+        let initial = shared.config.current();
+        let settings = &initial.worker;
         let notes = Coalescer::start(
             Duration::from_millis(settings.coalesce_window_ms),
             settings.coalesce_max_alerts,
-            move |ticket_id, entries| {
+            move |_| {
+                let syncro = admitter.syncro.clone();
+                async move { syncro.admit(crate::syncro::Route::AddComment).await }
+            },
+            move |ticket_id, admission, entries| {
                 let shared = flusher.clone();
-                async move { flush_note(&shared, ticket_id, entries).await }
+                async move { flush_note(&shared, ticket_id, admission, entries).await }
             },
         );
-        Handler { shared, notes }
+        Handler {
+            shared,
+            notes,
+            enrich: Arc::new(Enricher::new()),
+        }
     }
 
     pub fn shared(&self) -> &Shared {
@@ -120,7 +145,50 @@ impl Handler {
     }
 
     /// Settles one alert; see the module documentation for the order of steps.
+    ///
+    /// Two copies of one message id handled at once (a replay interrupted between its
+    /// publish and its acknowledgement, a sender's quick resend) would both pass the outcome
+    /// check; so each alert is handled under a lease on its message id, kept alive while it
+    /// is handled, and a second copy waits for the first to settle.
     pub async fn handle(&self, message: Arc<AlertMessage>, message_id: &str) -> Result<Settled> {
+        let store = &self.shared.store;
+        let lease = Duration::from_secs(self.shared.config.current().worker.lock_lease_secs);
+        // Group keys start with a customer id, so this key never meets one.
+        let claim = format!("message:{message_id}");
+        // Boxed: an alert waiting to be coalesced holds this future (see `decide`).
+        let Some(held) = Box::pin(self.claim(&claim, message_id, lease)).await? else {
+            self.shared.metrics.duplicates_skipped.inc();
+            return Ok(Settled::Duplicate);
+        };
+        let renew = Box::pin(keep_alive(store, &held, lease));
+        let result = tokio::select! {
+            result = Box::pin(self.handle_claimed(message, message_id)) => result,
+            never = renew => never,
+        };
+        // A lease that cannot be released expires by itself.
+        let _ = Box::pin(store.unlock(held)).await;
+        result
+    }
+
+    /// The lease on handling `message_id`, or `None` once another copy has settled it.
+    async fn claim(&self, claim: &str, message_id: &str, lease: Duration) -> Result<Option<Lease>> {
+        let store = &self.shared.store;
+        loop {
+            if let Some(held) = store.lock(claim, lease).await? {
+                return Ok(Some(held));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if store.outcome(message_id).await?.is_some() {
+                return Ok(None);
+            }
+        }
+    }
+
+    async fn handle_claimed(
+        &self,
+        message: Arc<AlertMessage>,
+        message_id: &str,
+    ) -> Result<Settled> {
         // A ticket deleted in Syncro turns a note into a 404; the group pointer is then
         // cleared and the alert starts a new ticket, once.
         let mut vanished = false;
@@ -129,18 +197,23 @@ impl Handler {
             // of alerts wait at once, and each must hold a small future, not one as large as
             // the Redis and Syncro calls that decided where it goes.
             let next = Box::pin(self.decide(message.clone(), message_id)).await?;
-            let (ticket_id, group_key, plan) = match next {
+            let (ticket_id, group_key, plan, config) = match next {
                 Next::Settled(settled) => return Ok(settled),
                 Next::Note {
                     ticket_id,
                     group_key,
                     plan,
-                } => (ticket_id, group_key, plan),
+                    config,
+                } => (ticket_id, group_key, plan, config),
             };
-            match self
-                .note(ticket_id, &group_key, message.clone(), message_id, plan)
-                .await
-            {
+            let item = NoteItem {
+                message: message.clone(),
+                message_id: message_id.to_string(),
+                plan,
+                group_key,
+                config,
+            };
+            match self.note(ticket_id, item).await {
                 Err(HandleError::Syncro(e)) if e.is_not_found() && !vanished => {
                     tracing::info!(
                         ticket_id,
@@ -160,7 +233,8 @@ impl Handler {
             s.metrics.duplicates_skipped.inc();
             return Ok(Next::Settled(Settled::Duplicate));
         }
-        let plan = Arc::new(rules::plan(&s.config, &message));
+        let config = s.config.current();
+        let plan = Arc::new(rules::plan(&config, &message));
         let (customer_id, mapped) = match plan.route {
             Route::Ignored => {
                 s.store.finish(message_id, &Outcome::Ignored).await?;
@@ -177,6 +251,9 @@ impl Handler {
             s.store
                 .note_unmapped(&message.alert.organization, Utc::now())
                 .await?;
+            if config.mapping.parks(&message.alert.organization.id) {
+                return Ok(Next::Settled(Settled::Park));
+            }
         }
         if let Some(intent) = s.store.intent(message_id).await? {
             if let Some(outcome) =
@@ -186,7 +263,7 @@ impl Handler {
                     let key = rules::group_key(customer_id, &plan.subject);
                     if s.store.group(&key).await?.is_none() {
                         let group = new_group(ticket_id, customer_id, &plan.subject);
-                        s.store.set_group(&key, &group, window(&s.config)).await?;
+                        s.store.set_group(&key, &group, window(&config)).await?;
                     }
                 }
                 s.store.finish(message_id, &outcome).await?;
@@ -195,15 +272,19 @@ impl Handler {
             }
         }
         let group_key = rules::group_key(customer_id, &plan.subject);
-        let lease = Duration::from_secs(s.config.worker.lock_lease_secs);
+        let lease = Duration::from_secs(config.worker.lock_lease_secs);
         loop {
             if let Some(group) = s.store.group(&group_key).await? {
-                match self.usable_ticket(&group_key, group, &plan).await? {
+                match self
+                    .usable_ticket(&group_key, group, &plan, &config)
+                    .await?
+                {
                     Some(ticket_id) => {
                         return Ok(Next::Note {
                             ticket_id,
                             group_key,
                             plan,
+                            config,
                         })
                     }
                     None => continue,
@@ -228,6 +309,7 @@ impl Handler {
                         message.clone(),
                         message_id,
                         plan.clone(),
+                        &config,
                     );
                     let result = tokio::select! {
                         result = create => result,
@@ -245,6 +327,7 @@ impl Handler {
                             ticket_id,
                             group_key,
                             plan,
+                            config,
                         },
                     });
                 }
@@ -276,14 +359,15 @@ impl Handler {
         group_key: &str,
         mut group: GroupTicket,
         plan: &Plan,
+        config: &ProcessorConfig,
     ) -> Result<Option<i64>> {
         let s = &self.shared;
         let now = Utc::now();
-        let interval = chrono::Duration::seconds(s.config.grouping.status_check_secs as i64);
+        let interval = chrono::Duration::seconds(config.grouping.status_check_secs as i64);
         if now - group.checked_at < interval {
             return Ok(Some(group.ticket_id));
         }
-        let grouping = &s.config.grouping;
+        let grouping = &config.grouping;
         let ticket = match s.syncro.get_ticket(group.ticket_id).await {
             Ok(ticket) => ticket,
             Err(e) if e.is_not_found() => {
@@ -316,9 +400,7 @@ impl Handler {
             }
         }
         group.checked_at = now;
-        s.store
-            .set_group(group_key, &group, window(&s.config))
-            .await?;
+        s.store.set_group(group_key, &group, window(config)).await?;
         Ok(Some(group.ticket_id))
     }
 
@@ -330,6 +412,7 @@ impl Handler {
         message: Arc<AlertMessage>,
         message_id: &str,
         plan: Arc<Plan>,
+        config: &ProcessorConfig,
     ) -> Result<Created> {
         let s = &self.shared;
         if let Some(group) = s.store.group(group_key).await? {
@@ -350,9 +433,7 @@ impl Handler {
                 .await?
                 {
                     let group = new_group(ticket.id, customer_id, &plan.subject);
-                    s.store
-                        .set_group(group_key, &group, window(&s.config))
-                        .await?;
+                    s.store.set_group(group_key, &group, window(config)).await?;
                     s.store.clear_creating(group_key).await?;
                     s.metrics.reconciled.inc();
                     return Ok(Created::Exists(ticket.id));
@@ -362,6 +443,20 @@ impl Handler {
                 }
             }
         }
+        // Before the intent: the asset lookup may wait for the rate limit, and no POST is
+        // in doubt meanwhile.
+        let mapped = matches!(plan.route, Route::Customer { mapped: true, .. });
+        let extra = self
+            .enrich
+            .prepare(
+                &s.syncro,
+                &s.metrics,
+                &config.contracts,
+                customer_id,
+                mapped,
+                &message.alert,
+            )
+            .await;
         let now = Utc::now();
         s.store
             .write_intents(
@@ -392,10 +487,12 @@ impl Handler {
             user_id: Some(t.user_id),
             ticket_type_id: Some(t.ticket_type_id),
             tag_list: t.tag_list.clone(),
+            contract_id: extra.contract_id,
+            asset_ids: extra.asset_ids.clone(),
             comments_attributes: vec![comment(
                 &plan,
                 plan.note.title.clone(),
-                rules::first_comment_body(&message, &plan),
+                rules::first_comment_with_asset(&message, &plan, extra.asset_line.as_deref()),
             )],
             ..NewTicket::new(customer_id, plan.subject.clone())
         };
@@ -410,9 +507,7 @@ impl Handler {
             }
         };
         let group = new_group(ticket.id, customer_id, &plan.subject);
-        s.store
-            .set_group(group_key, &group, window(&s.config))
-            .await?;
+        s.store.set_group(group_key, &group, window(config)).await?;
         s.store.clear_creating(group_key).await?;
         s.store
             .finish(
@@ -423,28 +518,34 @@ impl Handler {
             )
             .await?;
         s.metrics.tickets_created.inc();
-        tracing::info!(ticket_id = ticket.id, ticket_number = ?ticket.number, customer_id, subject = %plan.subject, "ticket created");
+        tracing::info!(ticket_id = ticket.id, ticket_number = ?ticket.number, customer_id, subject = %plan.subject, asset_ids = ?extra.asset_ids, "ticket created");
+        // After the outcome is recorded: this follow-up can neither fail the alert nor
+        // make a second ticket.
+        if let Some(contract_id) = extra.contract_id {
+            self.enrich
+                .confirm_contract(&s.syncro, &s.metrics, &ticket, contract_id)
+                .await;
+        }
         Ok(Created::Ticket)
     }
 
-    async fn note(
-        &self,
-        ticket_id: i64,
-        group_key: &str,
-        message: Arc<AlertMessage>,
-        message_id: &str,
-        plan: Arc<Plan>,
-    ) -> Result<Settled> {
-        let item = NoteItem {
-            message,
-            message_id: message_id.to_string(),
-            plan,
-            group_key: group_key.to_string(),
-        };
+    async fn note(&self, ticket_id: i64, item: NoteItem) -> Result<Settled> {
         self.notes
             .submit(ticket_id, item)
             .await
             .unwrap_or(Err(HandleError::Stopping))
+    }
+}
+
+/// Renews an alert's lease for as long as it is polled. One waits beside every held alert,
+/// so between renewals it must hold little more than its timer: the Redis call, whose future
+/// is large, is boxed and lives only while it runs.
+async fn keep_alive(store: &Store, held: &Lease, lease: Duration) -> Result<Settled> {
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        if let Err(e) = Box::pin(store.renew(held, lease)).await {
+            tracing::warn!(error = %e, "could not renew the alert's lease");
+        }
     }
 }
 
@@ -456,6 +557,7 @@ enum Next {
         ticket_id: i64,
         group_key: String,
         plan: Arc<Plan>,
+        config: Arc<ProcessorConfig>,
     },
 }
 
@@ -512,8 +614,13 @@ fn carries(body: Option<&str>, message_id: &str) -> bool {
 
 /// Posts one note for a batch of alerts on the same ticket, then records every alert's
 /// outcome; answers each waiting handler.
-async fn flush_note(s: &Shared, ticket_id: i64, entries: Vec<Entry<NoteItem, NoteResult>>) {
-    let result = post_note(s, ticket_id, &entries).await;
+async fn flush_note(
+    s: &Shared,
+    ticket_id: i64,
+    admission: Admission,
+    entries: Vec<Entry<NoteItem, NoteResult>>,
+) {
+    let result = post_note(s, ticket_id, admission, &entries).await;
     for entry in entries {
         entry.respond(result.clone());
     }
@@ -522,6 +629,7 @@ async fn flush_note(s: &Shared, ticket_id: i64, entries: Vec<Entry<NoteItem, Not
 async fn post_note(
     s: &Shared,
     ticket_id: i64,
+    admission: Admission,
     entries: &[Entry<NoteItem, NoteResult>],
 ) -> NoteResult {
     let ids: Vec<&str> = entries.iter().map(|e| e.item.message_id.as_str()).collect();
@@ -544,7 +652,7 @@ async fn post_note(
     let body = rules::note_body(&messages, &first.plan, None);
     let posted = s
         .syncro
-        .add_comment(ticket_id, &comment(&first.plan, subject, body))
+        .add_comment_admitted(admission, ticket_id, &comment(&first.plan, subject, body))
         .await;
     let posted = match posted {
         Ok(comment) => comment,
@@ -571,7 +679,7 @@ async fn post_note(
             .await?;
     }
     s.store
-        .touch_group(&first.group_key, window(&s.config))
+        .touch_group(&first.group_key, window(&first.config))
         .await?;
     s.metrics.notes_added.inc();
     if entries.len() > 1 {
@@ -579,13 +687,14 @@ async fn post_note(
     }
     tracing::info!(ticket_id, alerts = entries.len(), "note added");
 
-    let resolves = s.config.grouping.resolved_alert == ResolvedAlert::NoteAndResolve
+    let config = &first.config;
+    let resolves = config.grouping.resolved_alert == ResolvedAlert::NoteAndResolve
         && messages
             .iter()
             .any(|m| m.alert.status == AlertStatus::Resolved);
     if resolves {
         let update = TicketUpdate {
-            status: Some(s.config.grouping.resolve_status.clone()),
+            status: Some(config.grouping.resolve_status.clone()),
             ..TicketUpdate::default()
         };
         // The alerts are delivered; a failed status change is logged, not retried.
@@ -596,7 +705,7 @@ async fn post_note(
                 if let Some(mut group) = s.store.group(&first.group_key).await? {
                     group.checked_at = chrono::DateTime::<Utc>::UNIX_EPOCH;
                     s.store
-                        .set_group(&first.group_key, &group, window(&s.config))
+                        .set_group(&first.group_key, &group, window(config))
                         .await?;
                 }
             }
@@ -714,7 +823,7 @@ mod tests {
         ))
         .expect("client");
         let handler = Handler::new(Shared {
-            config: Arc::new(config),
+            config: Arc::new(ConfigHandle::new(config)),
             store,
             syncro: client,
             metrics: Arc::new(Metrics::new()),
@@ -729,5 +838,11 @@ mod tests {
         let size = std::mem::size_of_val(&future);
         eprintln!("handle() future: {size} bytes");
         assert!(size < 4096, "{size} bytes held per waiting alert");
+        let store = &handler.shared().store;
+        let held = Lease::for_tests("k");
+        let renew = keep_alive(store, &held, Duration::from_secs(30));
+        let size = std::mem::size_of_val(&renew);
+        eprintln!("keep_alive() future: {size} bytes");
+        assert!(size < 512, "{size} bytes held per waiting alert's lease");
     }
 }

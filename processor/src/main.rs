@@ -84,7 +84,15 @@ async fn run(path: &Path) -> ExitCode {
         }
     };
     shared::telemetry::init(settings.log.format, &settings.log.level);
-    match processor::startup::run(settings, processor, shared::shutdown::signal()).await {
+    let reload_from = Some(path.to_path_buf());
+    match processor::startup::run_reloadable(
+        settings,
+        processor,
+        shared::shutdown::signal(),
+        reload_from,
+    )
+    .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "processor failed");

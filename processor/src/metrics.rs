@@ -20,6 +20,16 @@ pub struct KindLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub route: String,
     pub status: String,
@@ -38,8 +48,14 @@ pub struct Metrics {
     pub duplicates_skipped: Counter,
     /// Alerts of ignored organizations.
     pub ignored: Counter,
-    /// Alerts of organizations without a mapping (sent to the catch-all customer).
+    /// Alerts of organizations without a mapping (catch-all customer, or parked).
     pub unmapped: Counter,
+    /// Alerts put into the parked queue (`unmapped = "park"`).
+    pub parked: Counter,
+    /// Parked alerts released to the work queue once their organization was mapped.
+    pub released: Counter,
+    /// Configuration reloads (SIGHUP), by result: `ok` or `rejected`.
+    pub config_reloads: Family<ResultLabels, Counter>,
     /// Alerts whose interrupted Syncro call was found applied when reading Syncro back.
     pub reconciled: Counter,
     pub retried: Family<TierLabels, Counter>,
@@ -54,6 +70,16 @@ pub struct Metrics {
     pub in_flight: Gauge,
     /// 1 while Redis answers.
     pub redis_up: Gauge,
+    /// New tickets left without their organization's contract because the account ignores
+    /// `contract_id` (see [`crate::enrich`]).
+    pub contract_ignored: Counter,
+    /// 1 once this worker found that the account ignores `contract_id` on tickets.
+    pub contract_unsupported: Gauge,
+    /// Devices named by alerts of new tickets, by outcome: `name`, `serial`, `mac` (matched
+    /// by), `none`, `failed` (the asset list could not be read).
+    pub device_lookups: Family<OutcomeLabels, Counter>,
+    /// The billable-user sync's runs, outcomes and counts.
+    pub billing: crate::billing::BillingMetrics,
 }
 
 impl Metrics {
@@ -67,6 +93,9 @@ impl Metrics {
             duplicates_skipped: Counter::default(),
             ignored: Counter::default(),
             unmapped: Counter::default(),
+            parked: Counter::default(),
+            released: Counter::default(),
+            config_reloads: Family::default(),
             reconciled: Counter::default(),
             retried: Family::default(),
             dead_lettered: Family::default(),
@@ -76,6 +105,10 @@ impl Metrics {
             processing_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 16)),
             in_flight: Gauge::default(),
             redis_up: Gauge::default(),
+            contract_ignored: Counter::default(),
+            contract_unsupported: Gauge::default(),
+            device_lookups: Family::default(),
+            billing: crate::billing::BillingMetrics::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -106,8 +139,23 @@ impl Metrics {
         );
         registry.register(
             "unmapped",
-            "Alerts of organizations without a mapping, sent to the catch-all customer",
+            "Alerts of organizations without a mapping (catch-all customer, or parked)",
             m.unmapped.clone(),
+        );
+        registry.register(
+            "parked",
+            "Alerts of unmapped organizations put into the parked queue",
+            m.parked.clone(),
+        );
+        registry.register(
+            "released",
+            "Parked alerts released to the work queue once their organization was mapped",
+            m.released.clone(),
+        );
+        registry.register(
+            "config_reloads",
+            "Configuration reloads by result (ok, rejected)",
+            m.config_reloads.clone(),
         );
         registry.register(
             "reconciled",
@@ -138,7 +186,32 @@ impl Metrics {
         );
         registry.register("in_flight", "Messages being handled", m.in_flight.clone());
         registry.register("redis_up", "1 while Redis answers", m.redis_up.clone());
+        registry.register(
+            "contract_ignored",
+            "New tickets left without their contract because the account ignores contract_id",
+            m.contract_ignored.clone(),
+        );
+        registry.register(
+            "contract_unsupported",
+            "1 once this worker found that the account ignores contract_id on tickets",
+            m.contract_unsupported.clone(),
+        );
+        registry.register(
+            "device_lookups",
+            "Devices named by alerts of new tickets, by outcome (name, serial, mac, none, failed)",
+            m.device_lookups.clone(),
+        );
+        m.billing.register(&mut registry);
         Metrics { registry, ..m }
+    }
+
+    /// Counts one device lookup under `outcome`.
+    pub fn device_lookup(&self, outcome: &str) {
+        self.device_lookups
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
     }
 
     pub fn encode(&self) -> String {

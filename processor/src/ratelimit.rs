@@ -59,6 +59,8 @@ pub struct RateLimiter {
     interval_ms: f64,
     admit: redis::Script,
     pause: redis::Script,
+    /// The shared budget's name when it is not the prefix.
+    budget: Option<String>,
 }
 
 impl RateLimiter {
@@ -69,12 +71,22 @@ impl RateLimiter {
             interval_ms: 60_000.0 / per_minute,
             admit: redis::Script::new(ADMIT),
             pause: redis::Script::new(PAUSE),
+            budget: None,
         }
+    }
+
+    /// The limiter of `[syncro]`: its budget per minute, shared under its budget name (the
+    /// prefix unless `syncro.budget` names another).
+    pub fn from_settings(store: Store, syncro: &shared::config::SyncroSettings) -> RateLimiter {
+        let mut limiter = RateLimiter::new(store, syncro.requests_per_minute);
+        limiter.budget = syncro.budget.clone().filter(|b| !b.trim().is_empty());
+        limiter
     }
 
     fn keys(&self) -> (String, String) {
         // One hash tag so both keys live in the same Redis Cluster slot (the script uses both).
-        let tag = format!("{{{}:ratelimit}}", self.store.prefix());
+        let name = self.budget.as_deref().unwrap_or(self.store.prefix());
+        let tag = format!("{{{name}:ratelimit}}");
         (format!("{tag}:tat"), format!("{tag}:pause"))
     }
 

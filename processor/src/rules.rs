@@ -17,7 +17,7 @@
 
 use crate::config::ProcessorConfig;
 use crate::template::{collapse_whitespace, truncate_chars};
-use shared::alert::{Alert, AlertStatus, Organization};
+use shared::alert::{Alert, AlertStatus, Device, Organization};
 use shared::message::AlertMessage;
 use std::fmt::Write as _;
 
@@ -303,10 +303,37 @@ pub fn references_in(body: &str) -> Vec<&str> {
 /// The body of a new ticket's first comment: the alert in plain text (Syncro does not render
 /// Markdown), ending with its reference line.
 pub fn first_comment_body(message: &AlertMessage, plan: &Plan) -> String {
+    first_comment_with_asset(message, plan, None)
+}
+
+/// [`first_comment_body`] with a `Syncro asset:` line after the `Device:` line: what became
+/// of the device the alert named (attached, or why not).
+pub fn first_comment_with_asset(
+    message: &AlertMessage,
+    plan: &Plan,
+    asset_line: Option<&str>,
+) -> String {
     let mut out = String::new();
     let unmapped = matches!(plan.route, Route::Customer { mapped: false, .. });
-    write_entry(&mut out, message, unmapped);
+    write_entry(&mut out, message, unmapped, asset_line);
     out
+}
+
+/// A device as the alert reported it: `WS-07 (serial 5CG1234XYZ, MAC F8-75-A4-19-C6-22)`.
+pub fn describe_device(device: &Device) -> String {
+    let mut extra = Vec::new();
+    if let Some(serial) = &device.serial {
+        extra.push(format!("serial {serial}"));
+    }
+    if let Some(mac) = &device.mac {
+        extra.push(format!("MAC {mac}"));
+    }
+    let name = device.name.as_deref().unwrap_or("(unnamed)");
+    if extra.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name} ({})", extra.join(", "))
+    }
 }
 
 /// The body of a note listing `entries` (one alert, or several coalesced for one ticket),
@@ -334,13 +361,13 @@ pub fn note_body(
             }
             let _ = writeln!(out, "--- Alert {} of {} ---", i + 1, entries.len());
         }
-        write_entry(&mut out, message, unmapped);
+        write_entry(&mut out, message, unmapped, None);
     }
     out
 }
 
 /// One alert as plain-text lines, ending with its reference line.
-fn write_entry(out: &mut String, message: &AlertMessage, unmapped: bool) {
+fn write_entry(out: &mut String, message: &AlertMessage, unmapped: bool, asset_line: Option<&str>) {
     let a: &Alert = &message.alert;
     let mut line = |label: &str, value: &str| {
         let value = collapse_whitespace(value);
@@ -369,20 +396,10 @@ fn write_entry(out: &mut String, message: &AlertMessage, unmapped: bool) {
     line("User", a.user.as_deref().unwrap_or_default());
     line("IP", a.ip.as_deref().unwrap_or_default());
     if let Some(device) = &a.device {
-        let mut extra = Vec::new();
-        if let Some(serial) = &device.serial {
-            extra.push(format!("serial {serial}"));
-        }
-        if let Some(mac) = &device.mac {
-            extra.push(format!("MAC {mac}"));
-        }
-        let name = device.name.as_deref().unwrap_or("(unnamed)");
-        let text = if extra.is_empty() {
-            name.to_string()
-        } else {
-            format!("{name} ({})", extra.join(", "))
-        };
-        line("Device", &text);
+        line("Device", &describe_device(device));
+    }
+    if let Some(asset) = asset_line {
+        line("Syncro asset", asset);
     }
     if let Some(rule) = &a.respond_rule {
         line(
@@ -697,6 +714,23 @@ mod tests {
         assert_eq!(refs, [first.message_id(), second.message_id()]);
         let single = note_body(&[&first], &plan, None);
         assert_eq!(single, first_comment_body(&first, &plan));
+    }
+
+    #[test]
+    fn the_asset_line_follows_the_device_line_and_nothing_else_changes() {
+        let m = sample();
+        let plan = plan(&good(), &m);
+        let plain = first_comment_body(&m, &plan);
+        let with = first_comment_with_asset(&m, &plan, Some("WS-07 (asset 9), matched by name"));
+        let device_line = "Device: WS-07 (serial 5CG1234XYZ, MAC F8-75-A4-19-C6-22)\n";
+        assert_eq!(
+            with,
+            plain.replace(
+                device_line,
+                &format!("{device_line}Syncro asset: WS-07 (asset 9), matched by name\n")
+            )
+        );
+        assert_ne!(with, plain);
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Wires a worker together and runs it until told to stop: Redis store and shared rate
 //! limiter, the rate-limited Syncro client, the broker (with the retry queues), the handler,
-//! the consumer loop, and the metrics endpoint.
+//! the consumer loop, and the metrics endpoint; with a configuration file, SIGHUP reloads it
+//! ([`crate::reload`]). Parked alerts are released at start and after every reload.
 
 use crate::config::ProcessorConfig;
 use crate::consumer::Consumer;
 use crate::handler::{Handler, Shared};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::reload::ConfigHandle;
 use crate::store::Store;
 use crate::syncro::{ClientConfig, RequestGate, Route, SyncroClient};
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -15,6 +17,7 @@ use secrecy::SecretString;
 use shared::amqp::{Broker, BrokerOptions, Topology};
 use shared::config::Settings;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,9 +95,19 @@ pub async fn run(
     config: ProcessorConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    run_reloadable(settings, config, shutdown, None).await
+}
+
+/// [`run`], and with `config_file` set, SIGHUP re-reads that file ([`crate::reload`]).
+pub async fn run_reloadable(
+    settings: Settings,
+    config: ProcessorConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    config_file: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let store = Store::new(&settings.redis.url, &settings.prefix)?;
-    let limiter = RateLimiter::new(store.clone(), settings.syncro.requests_per_minute);
+    let limiter = RateLimiter::from_settings(store.clone(), &settings.syncro);
     let syncro = syncro_client(&settings, Some(limiter), metrics.clone())?;
     let topology = Topology::new(&settings.prefix).with_retry_tiers(&config.worker.retry_tiers());
     let broker = Broker::start(BrokerOptions {
@@ -115,8 +128,24 @@ pub async fn run(
     let server_task = tokio::spawn(server);
     tracing::info!(metrics = %metrics_listen, prefix = %settings.prefix, "processor starting");
 
+    let billing = crate::billing::spawn(
+        Arc::new(config.billing.clone()),
+        store.clone(),
+        syncro.clone(),
+        broker.clone(),
+        metrics.clone(),
+    );
+    let config = Arc::new(ConfigHandle::new(config));
+    let background = tokio::spawn(release_and_reload(
+        broker.clone(),
+        store.clone(),
+        config.clone(),
+        metrics.clone(),
+        settings,
+        config_file,
+    ));
     let handler = Handler::new(Shared {
-        config: Arc::new(config),
+        config,
         store,
         syncro,
         metrics,
@@ -126,11 +155,47 @@ pub async fn run(
         broker: broker.clone(),
     };
     let result = consumer.run(shutdown).await;
+    background.abort();
+    billing.stop().await;
     server_handle.stop(true).await;
     let _ = server_task.await;
     broker.close().await;
     tracing::info!("processor stopped");
     result
+}
+
+/// Releases parked alerts at start, then (with a file) reloads the configuration on every
+/// SIGHUP and releases again after each successful reload. Runs until aborted.
+async fn release_and_reload(
+    broker: Broker,
+    store: Store,
+    config: Arc<ConfigHandle>,
+    metrics: Arc<Metrics>,
+    settings: Settings,
+    config_file: Option<PathBuf>,
+) {
+    use tokio::signal::unix::{signal, SignalKind};
+    // Listen before the first pass, so a SIGHUP sent meanwhile is not lost.
+    let hangups = match &config_file {
+        Some(_) => match signal(SignalKind::hangup()) {
+            Ok(hangups) => Some(hangups),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGHUP; reload needs a restart");
+                None
+            }
+        },
+        None => None,
+    };
+    crate::parking::release_until_done(&broker, &store, &config, &metrics).await;
+    let (Some(mut hangups), Some(path)) = (hangups, config_file) else {
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        tracing::info!(path = %path.display(), "SIGHUP: reloading the configuration");
+        if crate::reload::reload(&path, &settings, &config, &metrics) {
+            crate::parking::release_until_done(&broker, &store, &config, &metrics).await;
+        }
+    }
 }
 
 /// `/metrics`, `/healthz` and `/readyz` (broker connected and Redis answering).

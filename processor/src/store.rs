@@ -8,8 +8,10 @@
 //! | `intent:{message id}` | the Syncro POST about to be made | after a crash, reconcile by reading Syncro instead of posting twice |
 //! | `group:{hash}` | the ticket a (customer, subject) group points at | grouping; expires after the window |
 //! | `lock:{hash}` | a lease on creating the group's ticket | never two tickets for one group |
+//! | `lock:{hash of "message:" + message id}` | a lease on handling one alert | two copies of one alert at once are handled one after the other |
 //! | `creating:{hash}` | the alert creating the group's ticket | a creator that died after Syncro created the ticket is found out |
-//! | `unmapped:{org id}`, `unmapped` | organizations seen without a mapping | so ops can map them later |
+//! | `unmapped:{org id}`, `unmapped` | organizations seen without a mapping, and how many of their alerts are parked | so ops can map them later |
+//! | `lease:{name}` | a fleet-wide lease on a task (`release-parked`) | one worker at a time |
 //!
 //! Every failure is a [`StoreError`]: the caller treats Redis as unavailable, keeps the message
 //! unacknowledged and waits for Redis to come back. Nothing is decided on a guess.
@@ -102,6 +104,17 @@ pub struct Lease {
     token: String,
 }
 
+#[cfg(test)]
+impl Lease {
+    /// A lease nobody holds, to measure the futures that carry one.
+    pub(crate) fn for_tests(key: &str) -> Lease {
+        Lease {
+            key: key.to_string(),
+            token: String::new(),
+        }
+    }
+}
+
 /// What the store remembers of an organization seen without a mapping.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UnmappedOrg {
@@ -111,6 +124,8 @@ pub struct UnmappedOrg {
     pub count: u64,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
+    /// Alerts of the organization waiting in the parked queue (`unmapped = "park"`).
+    pub parked: u64,
 }
 
 /// Handle on the shared state; cheap to clone.
@@ -296,8 +311,18 @@ impl Store {
 
     /// Takes the group's creation lease if nobody holds it.
     pub async fn lock(&self, group_key: &str, lease: Duration) -> Result<Option<Lease>> {
+        self.take_lease(self.key(&["lock", &Self::group_hash(group_key)]), lease)
+            .await
+    }
+
+    /// Takes the fleet-wide lease on a task (e.g. `release-parked`) if nobody holds it;
+    /// renew it with [`Store::renew`], release it with [`Store::unlock`].
+    pub async fn lease(&self, name: &str, lease: Duration) -> Result<Option<Lease>> {
+        self.take_lease(self.key(&["lease", name]), lease).await
+    }
+
+    async fn take_lease(&self, key: String, lease: Duration) -> Result<Option<Lease>> {
         let mut conn = self.conn().await?;
-        let key = self.key(&["lock", &Self::group_hash(group_key)]);
         let token = format!("{:032x}", rand::rng().random::<u128>());
         let taken: Option<String> = redis::cmd("SET")
             .arg(&key)
@@ -378,6 +403,17 @@ impl Store {
         Ok(())
     }
 
+    /// Counts alerts of an organization put into (`delta` > 0) or released from (< 0) the
+    /// parked queue. Counted after the broker confirmed, so a crash in between can leave it
+    /// off by the alerts of that moment; the queue itself is the truth.
+    pub async fn count_parked(&self, org_id: &str, delta: i64) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let _: i64 = conn
+            .hincr(self.key(&["unmapped", org_id]), "parked", delta)
+            .await?;
+        Ok(())
+    }
+
     /// Every organization seen without a mapping, most alerts first.
     pub async fn unmapped(&self) -> Result<Vec<UnmappedOrg>> {
         let mut conn = self.conn().await?;
@@ -395,6 +431,11 @@ impl Store {
                 domain: fields.get("domain").cloned(),
                 first_seen: fields.get("first_seen").cloned(),
                 last_seen: fields.get("last_seen").cloned(),
+                parked: fields
+                    .get("parked")
+                    .and_then(|c| c.parse::<i64>().ok())
+                    .unwrap_or(0)
+                    .max(0) as u64,
                 id,
             });
         }

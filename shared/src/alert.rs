@@ -4,7 +4,7 @@
 //! offending field at once rather than stopping at the first, so a sender fixes its payload in
 //! one round trip. Only a validated [`Alert`] can be put on the queue.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -198,10 +198,11 @@ const TOP_LEVEL_FIELDS: &[&str] = &[
     "details",
 ];
 
-/// Walks one JSON object, collecting every problem with its field path.
-struct Checker<'a> {
-    prefix: &'a str,
-    errors: Vec<FieldError>,
+/// Walks one JSON object, collecting every problem with its field path (also used for
+/// billable-user counts, [`crate::billing`]).
+pub(crate) struct Checker<'a> {
+    pub(crate) prefix: &'a str,
+    pub(crate) errors: Vec<FieldError>,
 }
 
 impl Checker<'_> {
@@ -213,13 +214,13 @@ impl Checker<'_> {
         }
     }
 
-    fn fail(&mut self, field: &str, message: impl Into<String>) {
+    pub(crate) fn fail(&mut self, field: &str, message: impl Into<String>) {
         let path = self.path(field);
         self.errors.push(FieldError::new(path, message));
     }
 
     /// A string field: `None` when absent or null (and an error if required).
-    fn string(
+    pub(crate) fn string(
         &mut self,
         obj: &Map<String, Value>,
         field: &str,
@@ -360,6 +361,15 @@ impl Alert {
         let occurred_at = c
             .string(obj, "occurred_at", "occurred_at", true, MAX_SHORT_LEN)
             .and_then(|s| match DateTime::parse_from_rfc3339(&s) {
+                // In UTC it must still be a 4-digit year, or it cannot be written back as
+                // RFC 3339 and the processor could not read the queued message.
+                Ok(t) if !(0..=9999).contains(&t.with_timezone(&Utc).year()) => {
+                    c.fail(
+                        "occurred_at",
+                        "must fall between the years 0000 and 9999 in UTC",
+                    );
+                    None
+                }
                 Ok(t) => Some(t.with_timezone(&Utc)),
                 Err(_) => {
                     c.fail(
@@ -513,5 +523,42 @@ mod tests {
     fn a_non_object_is_rejected_with_its_position() {
         let errors = Alert::from_json(&json!([1]), "[0]").expect_err("invalid");
         assert_eq!(errors[0].field, "[0]");
+    }
+
+    /// Found by the `payload` fuzz target: a decimal with more digits than an f64 holds must
+    /// decode to the same number in the processor as in ingest (serde_json's
+    /// `float_roundtrip`), or the queue changes the alert.
+    #[test]
+    fn long_decimals_in_details_survive_the_queue() {
+        // The sender's text, exactly as the fuzzer found it.
+        let text = r#"{"id": "evt-1", "event_type": "e", "severity": "low",
+            "organization": {"id": "org-42"}, "title": "t", "occurred_at": "2026-05-01T10:00:00Z",
+            "details": {"n": 1.3333333333333333333333333333333333333333333333333333335}}"#;
+        let parsed: Value = serde_json::from_str(text).expect("json");
+        let alert = Alert::from_json(&parsed, "").expect("valid");
+        let wire = serde_json::to_vec(&alert).expect("encodes");
+        let decoded: Alert = serde_json::from_slice(&wire).expect("decodes");
+        assert_eq!(decoded, alert);
+    }
+
+    /// Found while writing the `payload` fuzz target: an offset can push a timestamp of year
+    /// 0000 or 9999 outside 4-digit years in UTC, which RFC 3339 cannot write, so the queued
+    /// message could not be decoded.
+    #[test]
+    fn timestamps_outside_four_digit_utc_years_are_refused() {
+        for at in ["0000-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"] {
+            let mut value = sample();
+            value["occurred_at"] = json!(at);
+            let errors = Alert::from_json(&value, "").expect_err(at);
+            assert_eq!(errors[0].field, "occurred_at", "{at}");
+        }
+        for at in ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z"] {
+            let mut value = sample();
+            value["occurred_at"] = json!(at);
+            let alert = Alert::from_json(&value, "").expect(at);
+            let wire = serde_json::to_vec(&alert).expect("encodes");
+            let decoded: Alert = serde_json::from_slice(&wire).expect("decodes");
+            assert_eq!(decoded, alert);
+        }
     }
 }

@@ -27,6 +27,8 @@ pub mod env {
     pub const LOG: &str = "RELAY_LOG";
     pub const SYNCRO_URL: &str = "RELAY_SYNCRO_URL";
     pub const SYNCRO_TOKEN: &str = "RELAY_SYNCRO_TOKEN";
+    pub const SYNCRO_BUDGET: &str = "RELAY_SYNCRO_BUDGET";
+    pub const METRICS_LISTEN: &str = "RELAY_METRICS_LISTEN";
 }
 
 /// The whole configuration file.
@@ -249,6 +251,23 @@ pub struct SourceSettings {
     pub severity_label: String,
 }
 
+impl SourceSettings {
+    /// A source with these secrets and every other setting at its configuration default,
+    /// for code that builds a verifier without a file (the fuzz targets).
+    pub fn new(verify: VerifyScheme, format: PayloadFormat, secrets: &[&str]) -> SourceSettings {
+        SourceSettings {
+            verify,
+            secrets: secrets.iter().map(|s| SecretString::from(*s)).collect(),
+            secrets_env: vec![],
+            format,
+            signature_header: default_signature_header(),
+            organization_label: default_organization_label(),
+            default_organization: None,
+            severity_label: default_severity_label(),
+        }
+    }
+}
+
 fn default_verify() -> VerifyScheme {
     VerifyScheme::StandardWebhooks
 }
@@ -276,6 +295,11 @@ pub struct SyncroSettings {
     pub token_env: Option<String>,
     /// Request budget per minute shared by every worker (Syncro allows 180 per IP).
     pub requests_per_minute: u32,
+    /// Name of the shared budget in Redis [the prefix]. Syncro counts requests per source IP:
+    /// every worker (and `relayctl`) leaving through one egress IP must share one budget
+    /// name, and workers behind different IPs may each have their own
+    /// (`RELAY_SYNCRO_BUDGET`).
+    pub budget: Option<String>,
     pub connect_timeout_ms: u64,
     pub request_timeout_ms: u64,
 }
@@ -287,6 +311,7 @@ impl Default for SyncroSettings {
             token: None,
             token_env: None,
             requests_per_minute: 180,
+            budget: None,
             connect_timeout_ms: 5_000,
             request_timeout_ms: 30_000,
         }
@@ -344,7 +369,7 @@ impl Settings {
     /// Like [`Settings::load`] from text already read.
     pub fn from_toml(text: &str, env: EnvLookup) -> Result<Settings, Vec<String>> {
         let mut settings: Settings =
-            toml::from_str(text).map_err(|e| vec![e.to_string().trim().to_string()])?;
+            toml::from_str(text).map_err(|e| vec![toml_problem(text, &e)])?;
         settings.apply_env(env)?;
         Ok(settings)
     }
@@ -379,6 +404,16 @@ impl Settings {
         }
         if let Some(v) = env(env::SYNCRO_URL) {
             self.syncro.url = v;
+        }
+        if let Some(v) = env(env::SYNCRO_BUDGET) {
+            self.syncro.budget = Some(v);
+        }
+        if let Some(v) = env(env::METRICS_LISTEN) {
+            // Several workers on one host each need their own metrics port.
+            self.processor_sections
+                .processor
+                .get_or_insert_with(toml::Table::new)
+                .insert("metrics_listen".into(), toml::Value::String(v));
         }
 
         // Secrets named by environment variable; a missing variable is a problem, reported
@@ -548,6 +583,42 @@ fn valid_source_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
+/// A TOML error without the file's text: `toml` quotes the offending line, and serde quotes
+/// a wrong string value, either of which may be a secret written in the file. The problem is
+/// located by line and column instead, and quoted string values are left out.
+fn toml_problem(text: &str, error: &toml::de::Error) -> String {
+    let mut message = String::new();
+    let mut rest = error.message().trim();
+    while let Some(at) = rest.find("string \"") {
+        message.push_str(&rest[..at]);
+        message.push_str("a string");
+        let value = &rest[at + "string \"".len()..];
+        let mut escaped = false;
+        let end = value.char_indices().find_map(|(i, c)| match c {
+            '\\' if !escaped => {
+                escaped = true;
+                None
+            }
+            '"' if !escaped => Some(i + 1),
+            _ => {
+                escaped = false;
+                None
+            }
+        });
+        rest = &value[end.unwrap_or(value.len())..];
+    }
+    message.push_str(rest);
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
 /// A URL with its password replaced, for logs.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -594,6 +665,31 @@ mod tests {
         settings
             .validate_ingest(Path::new("x.toml"))
             .expect("valid");
+    }
+
+    #[test]
+    fn environment_sets_the_metrics_port_and_the_syncro_budget_name() {
+        let text = format!("{MINIMAL}\n[processor]\nprefetch = 10\n");
+        let env = env_of(&[
+            ("RELAY_METRICS_LISTEN", "127.0.0.1:9192"),
+            ("RELAY_SYNCRO_BUDGET", "egress-a"),
+        ]);
+        let settings = Settings::from_toml(&text, &env).expect("parses");
+        let processor = settings
+            .processor_sections
+            .processor
+            .as_ref()
+            .expect("processor table");
+        assert_eq!(
+            processor.get("metrics_listen").and_then(|v| v.as_str()),
+            Some("127.0.0.1:9192")
+        );
+        assert_eq!(
+            processor.get("prefetch").and_then(|v| v.as_integer()),
+            Some(10),
+            "the file's other keys stay"
+        );
+        assert_eq!(settings.syncro.budget.as_deref(), Some("egress-a"));
     }
 
     #[test]
@@ -648,6 +744,30 @@ mod tests {
             assert!(all.contains(expected), "{expected} missing in {all}");
         }
         assert!(!all.contains("not-a-whsec-secret") && !all.contains("short\""));
+    }
+
+    #[test]
+    fn toml_errors_locate_the_problem_without_quoting_the_file() {
+        let problems = Settings::from_toml(
+            "prefix = \"p\"\n[amqp]\nurl = \"amqp://u:file-password@h/\" oops\n",
+            &|_| None,
+        )
+        .expect_err("syntax error");
+        assert!(problems[0].starts_with("line 3, column "), "{problems:?}");
+        assert!(!problems[0].contains("file-password"), "{problems:?}");
+        let problems = Settings::from_toml(
+            "[sources.demo]\nsecrets = \"whsec_not-a-list\\\"quoted\"\n",
+            &|_| None,
+        )
+        .expect_err("type error");
+        assert!(
+            problems[0].contains("invalid type: a string, expected a sequence"),
+            "{problems:?}"
+        );
+        assert!(!problems[0].contains("whsec_"), "{problems:?}");
+        let problems =
+            Settings::from_toml("[ingest]\nlisten_addr = 1\n", &|_| None).expect_err("unknown");
+        assert!(problems[0].contains("listen_addr"), "{problems:?}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! - [`alert`]: the canonical alert (wire contract v1) and its field-by-field validation.
 //! - [`message`]: the versioned queue message around an alert, and its stable message id.
+//! - [`billing`]: billable-user counts (posted by sources) and their queue message.
 //! - [`config`]: the one configuration file, layered defaults → file → environment.
 //! - [`signing`]: webhook signature primitives (Standard Webhooks, `sha256=` HMAC).
 //! - [`amqp`]: the RabbitMQ topology and a self-healing publisher with confirms.
@@ -9,6 +10,7 @@
 
 pub mod alert;
 pub mod amqp;
+pub mod billing;
 pub mod config;
 pub mod message;
 pub mod shutdown;

@@ -8,6 +8,7 @@
 #   tests/bench/processor.sh storm        10,000 alerts / 100 subjects, 180 requests/min, 3 workers
 #   tests/bench/processor.sh budget       3 workers, 180 requests/min, 2 minutes of more work than
 #                                         the budget allows: 429s and the share of the budget used
+#   tests/bench/processor.sh dlq          relayctl reading 10,000 dead letters: time and peak RSS
 #   tests/bench/processor.sh all
 set -euo pipefail
 RELAY_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -17,7 +18,7 @@ source "$RELAY_ROOT/deploy/lib/services.sh"
 ensure_rabbitmq
 ensure_redis
 cd "$RELAY_ROOT"
-cargo build --release --quiet -p ingest -p processor -p syncro-sim -p relay-tests --bins
+cargo build --release --quiet -p ingest -p processor -p relayctl -p syncro-sim -p relay-tests --bins
 BIN="$RELAY_ROOT/target/release"
 WORK=$(mktemp -d)
 SIM_PORT=18900
@@ -74,6 +75,9 @@ start_stack() {
         for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$((19190 + i))/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
     done
 }
+rss_of() { # pid: its peak RSS in MB
+    python3 -c "print(round($(awk '/VmHWM/ {print $2}' "/proc/$1/status") / 1024, 1))"
+}
 peak_rss_mb() {
     local max=0 kb
     for pid in "${WORKER_PIDS[@]}"; do
@@ -109,11 +113,13 @@ storm_at_budget() {
     start_stack 180 3
     r=$(storm 10000 100)
     rss=$(peak_rss_mb)
+    sim_rss=$(rss_of "${PIDS[0]}")
+    ingest_rss=$(rss_of "${PIDS[1]}")
     stop_all
     cleanup_prefix "$PREFIX"
-    echo "| alerts | subjects | workers | Syncro limit | took s | tickets | comments | Syncro calls | calls/alert | 429s | duplicates | missing | worker peak RSS MB |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    row "$r" "| %(sent)s | 100 | 3 | 180/min | %(settled_secs)s | %(tickets)s | %(comments)s | %(syncro_calls)s | %(calls_per_alert)s | %(syncro_429)s | %(duplicates)s | %(missing)s | $rss |"
+    echo "| alerts | subjects | workers | Syncro limit | took s | tickets | comments | Syncro calls | calls/alert | 429s | duplicates | missing | worker peak RSS MB | ingest peak RSS MB | simulator peak RSS MB |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    row "$r" "| %(sent)s | 100 | 3 | 180/min | %(settled_secs)s | %(tickets)s | %(comments)s | %(syncro_calls)s | %(calls_per_alert)s | %(syncro_429)s | %(duplicates)s | %(missing)s | $rss | $ingest_rss | $sim_rss |"
 }
 
 budget() {
@@ -143,10 +149,40 @@ print(f"| 3 | 180/min | 120 s (from 10 s after the first request) | {len(window)
 PY
 }
 
+dlq_tools() {
+    # 10,000 alerts that Syncro refuses (422 on every create) fill the dead-letter queue; then
+    # relayctl reads it: time and peak RSS of stats, list, and a dry-run replay.
+    start_stack 0 1 10000
+    curl -fsS -X POST "http://127.0.0.1:$SIM_PORT/_admin/faults" -H 'content-type: application/json' \
+        -d '{"kind": "error", "route": "POST /tickets", "status": 422}' >/dev/null
+    "$BIN/relay-storm" --url "http://127.0.0.1:$INGEST_PORT" --secret-env RELAY_DEMO_SECRET \
+        --alerts 10000 --subjects 100 >/dev/null
+    local dead
+    for _ in $(seq 1 600); do
+        dead=$("$BIN/relay-queues" --prefix "$PREFIX" "$PREFIX.alerts.dead" | awk '{print $2}')
+        [ "$dead" = 10000 ] && break
+        sleep 1
+    done
+    [ "$dead" = 10000 ] || die "the dead-letter queue holds $dead, not 10000"
+    echo "| relayctl (10,000 dead letters) | took s | peak RSS MB |"
+    echo "|---|---|---|"
+    for cmd in "dlq stats" "dlq list --limit 20" "dlq replay --dry-run"; do
+        # shellcheck disable=SC2086
+        /usr/bin/time -f "%e %M" -o "$WORK/time" "$BIN/relayctl" --config "$WORK/worker1.toml" $cmd >/dev/null
+        read -r secs kb <"$WORK/time"
+        echo "| \`$cmd\` | $secs | $(python3 -c "print(round($kb / 1024, 1))") |"
+    done
+    dead=$("$BIN/relay-queues" --prefix "$PREFIX" "$PREFIX.alerts.dead" | awk '{print $2}')
+    [ "$dead" = 10000 ] || die "reading changed the dead-letter queue: $dead messages"
+    stop_all
+    cleanup_prefix "$PREFIX"
+}
+
 case "${1:-all}" in
     throughput) throughput ;;
     storm) storm_at_budget ;;
     budget) budget ;;
+    dlq) dlq_tools ;;
     all) throughput; echo; storm_at_budget; echo; budget ;;
-    *) die "usage: tests/bench/processor.sh [throughput|storm|budget|all]" ;;
+    *) die "usage: tests/bench/processor.sh [throughput|storm|budget|dlq|all]" ;;
 esac

@@ -82,7 +82,11 @@ impl Rabbit {
     /// Deletes a test's exchange and queues.
     pub async fn delete_topology(&self, prefix: &str) {
         let topology = Topology::new(prefix);
-        for queue in [topology.work_queue(), topology.dead_queue()] {
+        for queue in [
+            topology.work_queue(),
+            topology.dead_queue(),
+            topology.parked_queue(),
+        ] {
             let _ = self
                 .channel
                 .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())

@@ -505,3 +505,34 @@ async fn a_creation_slower_than_the_lease_still_makes_one_ticket() {
     }
     stack.finish().await;
 }
+
+#[tokio::test]
+async fn the_same_alerts_queued_twice_before_a_worker_runs_are_ticketed_once() {
+    // A sender retrying after a 503 (the broker went down before the confirm), or a replay
+    // killed between publish and ack, leaves two copies of one alert in the queue at once.
+    let stack = Stack::start(|_| {}, "").await;
+    let alerts = storm("twice", 20, 2);
+    stack.send(&alerts).await;
+    stack.send(&alerts).await;
+    let queue = format!("{}.alerts.work", stack.ctx.prefix);
+    assert_eq!(
+        stack.rabbit.count(&queue).await,
+        40,
+        "both copies are queued"
+    );
+    let ids: Vec<String> = (0..20)
+        .map(|i| message_id("demo", &format!("twice-{i}")))
+        .collect();
+    let worker = TestProcessor::spawn(&stack.config);
+    settled(&stack, &ids).await;
+    assert_eq!(stack.tickets().len(), 2, "one ticket per subject");
+    let refs = stack.references();
+    let counted = counts(&refs);
+    assert_eq!(counted.len(), 20);
+    assert!(
+        counted.values().all(|&n| n == 1),
+        "every alert once in Syncro: {counted:?}"
+    );
+    worker.stop().await.expect("stops");
+    stack.finish().await;
+}

@@ -136,7 +136,7 @@ async fn a_bad_configuration_lists_every_problem_and_exits_1() {
         "notes.visibility: unknown variant `loud`",
         "overrides.ioc_rule[match=\"ioc-1\"]: sets nothing",
         "grouping.reopen_status: \"Resolved\" is a closed status",
-        "billing: not supported yet",
+        "billing.sync_day: 40 is out of range",
     ];
     for problem in expected {
         assert!(

@@ -8,6 +8,7 @@
 use crate::error::ApiError;
 use crate::metrics::UNKNOWN_SOURCE;
 use crate::startup::{AppState, Source};
+use crate::verify::Verified;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
@@ -50,25 +51,87 @@ pub async fn receive(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = path.into_inner();
-    let _in_flight = InFlight::enter(&state);
-    let source = state.sources.get(&name);
+    let span = |label: &str| {
+        tracing::info_span!(
+            "webhook",
+            source = %label,
+            alert_id = tracing::field::Empty,
+            alerts = tracing::field::Empty,
+        )
+    };
+    with_source(&state, &path, span, |source| {
+        handle(&request, payload, &state, source)
+    })
+    .await
+}
+
+/// Runs `handle` for the named source (404 when there is none) inside the request's span
+/// (made by `span` from the source label), counting the request in flight and its outcome.
+pub(crate) async fn with_source<'s, F, Fut>(
+    state: &'s AppState,
+    name: &str,
+    span: impl FnOnce(&str) -> tracing::Span,
+    handle: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(&'s Source) -> Fut,
+    Fut: std::future::Future<Output = Result<HttpResponse, ApiError>>,
+{
+    let _in_flight = InFlight::enter(state);
+    let source = state.sources.get(name);
     let label = source.map_or(UNKNOWN_SOURCE, |s| s.name.as_str());
-    let span = tracing::info_span!(
-        "webhook",
-        source = %label,
-        alert_id = tracing::field::Empty,
-        alerts = tracing::field::Empty,
-    );
+    let span = span(label);
     let result = async {
         let source = source
             .ok_or_else(|| ApiError::unknown_source("no source of that name is configured"))?;
-        handle(&request, payload, &state, source).await
+        handle(source).await
     }
     .instrument(span.clone())
     .await;
     let _entered = span.enter();
-    match &result {
+    record_outcome(state, label, &result);
+    result
+}
+
+/// The steps every signed endpoint takes before reading the content: JSON content type, the
+/// body within its size and time, the signature over the raw bytes. Returns the proof, the
+/// body and the time the request is taken as received.
+pub(crate) async fn verified_body(
+    request: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    source: &Source,
+) -> Result<(Verified, web::BytesMut, chrono::DateTime<chrono::Utc>), ApiError> {
+    check_content_type(request)?;
+    let body = read_body(request, payload, state.max_body_bytes, state.body_timeout).await?;
+    let now = chrono::Utc::now();
+    let proof = source
+        .verifier
+        .verify(request.headers(), &body, now.timestamp())?;
+    Ok((proof, body, now))
+}
+
+/// Publishes with confirms; 503 (nothing accepted) unless the broker confirmed every message.
+pub(crate) async fn publish(state: &AppState, messages: &[Outgoing]) -> Result<(), ApiError> {
+    let started = Instant::now();
+    state
+        .broker
+        .publish_confirmed(messages, state.confirm_timeout)
+        .await
+        .map_err(|error| {
+            tracing::warn!(error = %error, "publish not confirmed; answering 503");
+            ApiError::broker_unavailable(state.retry_after_secs)
+        })?;
+    state
+        .metrics
+        .publish_confirm_seconds
+        .observe(started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Counts a request by source and outcome and logs how it ended (inside the request's span).
+fn record_outcome(state: &AppState, label: &str, result: &Result<HttpResponse, ApiError>) {
+    match result {
         Ok(response) => {
             state.metrics.count_request(label, "accepted");
             tracing::debug!(status = response.status().as_u16(), "accepted");
@@ -87,7 +150,6 @@ pub async fn receive(
             }
         }
     }
-    result
 }
 
 async fn handle(
@@ -96,12 +158,7 @@ async fn handle(
     state: &AppState,
     source: &Source,
 ) -> Result<HttpResponse, ApiError> {
-    check_content_type(request)?;
-    let body = read_body(request, payload, state.max_body_bytes, state.body_timeout).await?;
-    let now = chrono::Utc::now();
-    let proof = source
-        .verifier
-        .verify(request.headers(), &body, now.timestamp())?;
+    let (proof, body, now) = verified_body(request, payload, state, source).await?;
     let alerts = source.format.parse(&proof, &body)?;
 
     let span = tracing::Span::current();
@@ -114,19 +171,7 @@ async fn handle(
         .map(|alert| to_outgoing(&source.name, alert, now))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let started = Instant::now();
-    state
-        .broker
-        .publish_confirmed(&messages, state.confirm_timeout)
-        .await
-        .map_err(|error| {
-            tracing::warn!(error = %error, "publish not confirmed; answering 503");
-            ApiError::broker_unavailable(state.retry_after_secs)
-        })?;
-    state
-        .metrics
-        .publish_confirm_seconds
-        .observe(started.elapsed().as_secs_f64());
+    publish(state, &messages).await?;
     state
         .metrics
         .alerts_accepted

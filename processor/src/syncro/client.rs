@@ -67,6 +67,14 @@ pub trait RequestGate: Send + Sync {
     fn throttled(&self, retry_after: Option<Duration>);
 }
 
+/// A slot of the request budget taken ahead of the request it is for (see
+/// [`SyncroClient::admit`]): whoever holds one may send one request without waiting again.
+#[must_use = "an admission is a spent slot of the rate budget"]
+#[derive(Debug)]
+pub struct Admission {
+    _slot: (),
+}
+
 /// A Syncro REST API v1 client. Cheap to clone (shares its connection pool). `Debug` does not
 /// show the token.
 #[derive(Clone)]
@@ -162,6 +170,18 @@ impl SyncroClient {
         Ok(value)
     }
 
+    /// `text` with the token masked: an answer quoted in an error (hence in logs and
+    /// dead-letter headers) may echo the request's `Authorization` header, as some proxies'
+    /// and servers' error pages do.
+    fn without_token<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        let token = self.token.expose_secret();
+        if token.is_empty() || !text.contains(token) {
+            std::borrow::Cow::Borrowed(text)
+        } else {
+            std::borrow::Cow::Owned(text.replace(token, "[REDACTED]"))
+        }
+    }
+
     /// Sends one request and returns the JSON of a 2xx answer. Every outcome is reported to
     /// the observer and logged (route, status, time; never the token).
     async fn execute(
@@ -171,9 +191,29 @@ impl SyncroClient {
         query: &[(&'static str, String)],
         body: Option<&(dyn erased::Body + Sync)>,
     ) -> Result<Value> {
+        let admission = self.admit(route).await;
+        self.send(admission, route, path, query, body).await
+    }
+
+    /// Waits until the gate (the shared rate budget) lets one request of `route` go, and
+    /// returns that slot. Taking the slot before deciding what exactly to send lets a caller
+    /// put into the request everything that arrived while it waited (a coalesced note).
+    pub async fn admit(&self, route: Route) -> Admission {
         if let Some(gate) = &self.gate {
             gate.admit(route).await;
         }
+        Admission { _slot: () }
+    }
+
+    /// Sends one request in a slot already taken.
+    async fn send(
+        &self,
+        _admission: Admission,
+        route: Route,
+        path: &str,
+        query: &[(&'static str, String)],
+        body: Option<&(dyn erased::Body + Sync)>,
+    ) -> Result<Value> {
         let started = Instant::now();
         let result = self.execute_inner(route, path, query, body).await;
         if let (
@@ -249,14 +289,14 @@ impl SyncroClient {
                 route,
                 status,
                 retry_after,
-                body: ApiErrorBody::parse(&text),
+                body: ApiErrorBody::parse(&self.without_token(&text)),
             });
         }
         let decode_error = |message: String| SyncroError::Decode {
             route,
             status,
             message,
-            body_snippet: truncate(&text, SNIPPET).to_string(),
+            body_snippet: truncate(&self.without_token(&text), SNIPPET).to_string(),
         };
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(value) => Ok((status, value)),
@@ -387,6 +427,21 @@ impl SyncroClient {
         let path = format!("/tickets/{ticket_id}/comment");
         self.fetch_one(Route::AddComment, &path, Some("comment"), Some(comment))
             .await
+    }
+
+    /// `POST /tickets/{id}/comment` in a slot taken earlier with [`SyncroClient::admit`].
+    pub async fn add_comment_admitted(
+        &self,
+        admission: Admission,
+        ticket_id: i64,
+        comment: &NewComment,
+    ) -> Result<Comment> {
+        let route = Route::AddComment;
+        let path = format!("/tickets/{ticket_id}/comment");
+        let value = self
+            .send(admission, route, &path, &[], Some(comment))
+            .await?;
+        decode(route, take_key(route, value, "comment")?)
     }
 
     /// `GET /tickets/{id}/comments`, newest first.

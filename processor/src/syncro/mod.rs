@@ -19,7 +19,7 @@ pub mod pagination;
 pub mod route;
 pub mod types;
 
-pub use client::{RequestEvent, RequestGate, RequestObserver, Result, SyncroClient};
+pub use client::{Admission, RequestEvent, RequestGate, RequestObserver, Result, SyncroClient};
 pub use config::ClientConfig;
 pub use error::{classify, parse_retry_after, ApiErrorBody, Disposition, ErrorKind, SyncroError};
 pub use pagination::{collect_pages, Meta, Page};

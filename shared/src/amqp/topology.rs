@@ -6,8 +6,11 @@
 //!   ├─ "work"  → {prefix}.alerts.work     quorum; poison messages past the delivery limit
 //!   │                                      are dead-lettered (at-least-once) to "dead"
 //!   ├─ "dead"  → {prefix}.alerts.dead     quorum
-//!   └─ "retry.{N}s" → {prefix}.alerts.retry.{N}s   quorum, message TTL N s, then
-//!                                                  dead-lettered back to "work"
+//!   ├─ "parked" → {prefix}.alerts.parked  quorum; alerts of unmapped organizations wait
+//!   │                                      here (`[mapping] unmapped = "park"`)
+//!   ├─ "retry.{N}s" → {prefix}.alerts.retry.{N}s   quorum, message TTL N s, then
+//!   │                                              dead-lettered back to "work"
+//!   └─ "billable-users" → {prefix}.billable-users   quorum: billable-user counts
 //! ```
 //!
 //! Retry queues are named by their delay, so changing the tiers adds queues instead of
@@ -22,6 +25,8 @@ use lapin::{Channel, ExchangeKind};
 pub const WORK_KEY: &str = "work";
 /// Routing key of the dead-letter queue.
 pub const DEAD_KEY: &str = "dead";
+/// Routing key of the parked queue (alerts of organizations without a mapping).
+pub const PARKED_KEY: &str = "parked";
 /// Deliveries of one message after which the broker itself dead-letters it: a safety net for
 /// a message that crashes every worker that takes it, so it cannot block a queue forever.
 pub const DELIVERY_LIMIT: i64 = 20;
@@ -81,6 +86,16 @@ impl Topology {
         format!("{}.alerts.dead", self.prefix)
     }
 
+    /// Where alerts of unmapped organizations wait until they are mapped.
+    pub fn parked_queue(&self) -> String {
+        format!("{}.alerts.parked", self.prefix)
+    }
+
+    /// The queue of billable-user counts (routing key [`crate::billing::BILLABLE_USERS_KEY`]).
+    pub fn billable_users_queue(&self) -> String {
+        format!("{}.{}", self.prefix, crate::billing::BILLABLE_USERS_KEY)
+    }
+
     /// Declares the exchange and queues and binds them; safe to repeat.
     pub async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
         let exchange = self.exchange();
@@ -111,6 +126,15 @@ impl Topology {
             .await?;
         self.declare_bound(channel, &self.dead_queue(), DEAD_KEY, quorum_args())
             .await?;
+        self.declare_bound(channel, &self.parked_queue(), PARKED_KEY, quorum_args())
+            .await?;
+        self.declare_bound(
+            channel,
+            &self.billable_users_queue(),
+            crate::billing::BILLABLE_USERS_KEY,
+            quorum_args(),
+        )
+        .await?;
         for (index, delay) in self.retry_tiers.iter().enumerate() {
             let (Some(queue), Some(key)) = (self.retry_queue(index), self.retry_key(index)) else {
                 continue;

@@ -24,7 +24,7 @@ struct Cli {
     /// Base URL of ingest.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
-    /// Source name: the {source} of /v1/webhooks/{source}.
+    /// Source name: the {source} of /v1/webhooks/{source} (or /v1/billable-users/{source}).
     #[arg(long)]
     source: String,
     /// Environment variable holding the secret (never pass secrets as arguments).
@@ -35,6 +35,9 @@ struct Cli {
     /// Header for hmac-sha256.
     #[arg(long, default_value = "X-Hub-Signature-256")]
     header: String,
+    /// The endpoint: `webhooks` (alerts) or `billable-users` (billable-user counts).
+    #[arg(long, default_value = "webhooks", value_parser = ["webhooks", "billable-users"])]
+    endpoint: String,
     /// JSON file to send; `-` or none reads standard input.
     file: Option<PathBuf>,
 }
@@ -55,8 +58,9 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let url = format!(
-        "{}/v1/webhooks/{}",
+        "{}/v1/{}/{}",
         cli.url.trim_end_matches('/'),
+        cli.endpoint,
         cli.source
     );
     let mut request = reqwest::Client::new()

@@ -1,0 +1,88 @@
+//! `POST /v1/billable-users/{source}`: billable-user counts, signed exactly like that source's
+//! webhooks, stored durably before the answer.
+//!
+//! The same order as alerts: source (404) → content type (415) → body size and time (413,
+//! 408) → signature over the raw bytes (401) → every count valid (400 `invalid_count`, naming
+//! each field) → published with confirms to `{prefix}.billable-users` (503 unless all were
+//! confirmed) → 202. Nothing is published for a rejected request.
+
+use crate::error::ApiError;
+use crate::metrics::SourceLabels;
+use crate::routes::webhooks::{publish, verified_body, with_source};
+use crate::startup::{AppState, Source};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use shared::amqp::{HeaderValue, Outgoing};
+use shared::billing::{BillableCount, CountMessage, BILLABLE_USERS_KEY};
+use shared::message::{SCHEMA_HEADER, SCHEMA_VERSION, SOURCE_HEADER};
+
+#[derive(Serialize)]
+struct Accepted {
+    accepted: usize,
+    /// Stable message ids, in the order of the request's counts.
+    ids: Vec<String>,
+}
+
+pub async fn receive(
+    request: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let span = |label: &str| tracing::info_span!("billable_users", source = %label, counts = tracing::field::Empty);
+    with_source(&state, &path, span, |source| {
+        handle(&request, payload, &state, source)
+    })
+    .await
+}
+
+async fn handle(
+    request: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    source: &Source,
+) -> Result<HttpResponse, ApiError> {
+    // The proof is what lets the body be parsed at all.
+    let (_proof, body, now) = verified_body(request, payload, state, source).await?;
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::malformed_json(format!("the body is not valid JSON: {e}")))?;
+    let counts = BillableCount::batch_from_json(&value).map_err(ApiError::invalid_count)?;
+    if counts.is_empty() {
+        return Err(ApiError::empty_batch("the request carries no count"));
+    }
+    tracing::Span::current().record("counts", counts.len());
+    let messages = counts
+        .into_iter()
+        .map(|count| {
+            let message = CountMessage {
+                source: source.name.clone(),
+                received_at: now,
+                count,
+            };
+            let body = serde_json::to_vec(&message)
+                .map_err(|_| ApiError::internal("a count could not be encoded"))?;
+            Ok(Outgoing {
+                routing_key: BILLABLE_USERS_KEY.to_string(),
+                message_id: message.message_id(),
+                body,
+                headers: vec![
+                    (SCHEMA_HEADER, HeaderValue::Int(SCHEMA_VERSION)),
+                    (SOURCE_HEADER, HeaderValue::Str(source.name.clone())),
+                ],
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    publish(state, &messages).await?;
+    state
+        .metrics
+        .counts_accepted
+        .get_or_create(&SourceLabels {
+            source: source.name.clone(),
+        })
+        .inc_by(messages.len() as u64);
+    tracing::info!(counts = messages.len(), "billable-user counts accepted");
+    Ok(HttpResponse::Accepted().json(Accepted {
+        accepted: messages.len(),
+        ids: messages.into_iter().map(|m| m.message_id).collect(),
+    }))
+}

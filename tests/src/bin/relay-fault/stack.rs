@@ -1,0 +1,266 @@
+//! One scenario's deployment: a fresh prefix, the Syncro simulator, ingest and processor
+//! workers as real processes with configuration files, against the run's private broker and
+//! Redis.
+
+use crate::services::{free_port, http_ok, poll, Proc};
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The simulator's API token (the processors' configuration names it, never a log).
+const SIM_TOKEN: &str = relay_tests::processor::SIM_TOKEN;
+/// The `demo` source's secret.
+pub const SECRET: &str = relay_tests::alerts::SECRET;
+
+/// What differs between scenarios in the configuration.
+pub struct Tuning {
+    pub retry_tiers_secs: &'static str,
+    pub prefetch: u32,
+    pub lock_lease_secs: u32,
+}
+
+pub struct Stack {
+    pub prefix: String,
+    pub amqp_url: String,
+    pub sim_url: String,
+    pub ingest_url: String,
+    pub http: reqwest::Client,
+    dir: PathBuf,
+    bin: PathBuf,
+    redis_url: String,
+    tuning_text: String,
+    sim: Option<Proc>,
+    ingest: Option<Proc>,
+    /// Worker slots; `None` while a slot's worker is down.
+    pub workers: Vec<Option<Proc>>,
+    starts: usize,
+}
+
+impl Stack {
+    /// Starts the simulator (no rate limit) and ingest for scenario `name`.
+    pub async fn start(
+        name: &str,
+        work: &Path,
+        bin: &Path,
+        amqp_url: &str,
+        redis_url: &str,
+        tuning: &Tuning,
+    ) -> anyhow::Result<Stack> {
+        let dir = work.join(name);
+        std::fs::create_dir_all(&dir)?;
+        let prefix = format!(
+            "fault-{name}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..6]
+        );
+        let sim_port = free_port();
+        let ingest_port = free_port();
+        let mut stack = Stack {
+            prefix,
+            amqp_url: amqp_url.to_string(),
+            sim_url: format!("http://127.0.0.1:{sim_port}"),
+            ingest_url: format!("http://127.0.0.1:{ingest_port}"),
+            http: reqwest::Client::new(),
+            dir,
+            bin: bin.to_path_buf(),
+            redis_url: redis_url.to_string(),
+            tuning_text: format!(
+                "retry_tiers_secs = {}\nprefetch = {}\nlock_lease_secs = {}\n",
+                tuning.retry_tiers_secs, tuning.prefetch, tuning.lock_lease_secs
+            ),
+            sim: None,
+            ingest: None,
+            workers: Vec::new(),
+            starts: 0,
+        };
+        stack.sim = Some(Proc::spawn(
+            "syncro-sim",
+            &stack.bin.join("syncro-sim"),
+            &[
+                "--port",
+                &sim_port.to_string(),
+                "--token",
+                SIM_TOKEN,
+                "--rate-limit",
+                "0",
+            ],
+            &[("RUST_LOG", "warn")],
+            &stack.dir.join("sim.log"),
+        )?);
+        let health = format!("{}/healthz", stack.sim_url);
+        poll("the simulator", Duration::from_secs(30), || {
+            http_ok(&stack.http, &health)
+        })
+        .await?;
+        let config = stack.write_config("ingest", &format!("127.0.0.1:{ingest_port}"), 0)?;
+        stack.ingest = Some(Proc::spawn(
+            "ingest",
+            &stack.bin.join("ingest"),
+            &["--config", &config],
+            &[],
+            &stack.dir.join("ingest.log"),
+        )?);
+        poll("ingest ready", Duration::from_secs(30), || {
+            stack.ingest_ready()
+        })
+        .await?;
+        Ok(stack)
+    }
+
+    pub async fn ingest_ready(&self) -> bool {
+        http_ok(&self.http, &format!("{}/readyz", self.ingest_url)).await
+    }
+
+    /// Writes a configuration file for one process and returns its path.
+    fn write_config(&self, file: &str, listen: &str, metrics_port: u16) -> anyhow::Result<String> {
+        let path = self.dir.join(format!("{file}.toml"));
+        std::fs::write(&path, self.config_text(listen, metrics_port))
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(path.to_string_lossy().to_string())
+    }
+
+    /// The configuration relayctl uses (the workers' own, minus the listener ports).
+    pub fn ops_config(&self) -> anyhow::Result<String> {
+        self.write_config("relayctl", "127.0.0.1:0", 0)
+    }
+
+    fn config_text(&self, listen: &str, metrics_port: u16) -> String {
+        let catch_all = relay_tests::processor::CATCH_ALL;
+        let contoso = relay_tests::processor::CONTOSO;
+        format!(
+            r#"prefix = "{prefix}"
+
+[amqp]
+url = "{amqp}"
+
+[redis]
+url = "{redis}"
+
+[log]
+format = "json"
+level = "warn"
+
+[ingest]
+listen = "{listen}"
+
+[sources.demo]
+verify = "standard-webhooks"
+secrets = ["{SECRET}"]
+format = "canonical"
+
+[syncro]
+url = "{sim}/api/v1"
+token = "{SIM_TOKEN}"
+requests_per_minute = 10000
+request_timeout_ms = 3000
+
+[processor]
+metrics_listen = "127.0.0.1:{metrics_port}"
+drain_timeout_secs = 10
+{tuning}
+[mapping]
+catch_all_customer_id = {catch_all}
+
+[mapping.organizations]
+"org-42" = {contoso}
+
+[tickets]
+problem_type = "Security"
+ticket_type_id = 1
+status = "New"
+assignee_user_id = 1302
+source_tag = "alert-relay"
+subject = "[{{severity_upper}}] {{title}}"
+
+[tickets.priorities]
+critical = "0 Urgent"
+high = "1 High"
+medium = "2 Normal"
+low = "3 Low"
+info = "3 Low"
+
+[notes]
+visibility = "private"
+title = "{{severity_upper}}: {{title}}"
+"#,
+            prefix = self.prefix,
+            amqp = self.amqp_url,
+            redis = self.redis_url,
+            sim = self.sim_url,
+            tuning = self.tuning_text,
+        )
+    }
+
+    /// Starts a worker in `slot` (adding slots as needed); `wait` waits for its `/readyz`.
+    pub async fn start_worker(&mut self, slot: usize, wait: bool) -> anyhow::Result<()> {
+        let port = free_port();
+        self.starts += 1;
+        let config = self.write_config(&format!("worker-{}", self.starts), "127.0.0.1:0", port)?;
+        let proc = Proc::spawn(
+            &format!("processor {slot}"),
+            &self.bin.join("processor"),
+            &["run", "--config", &config],
+            &[],
+            &self.dir.join(format!("worker-slot{slot}.log")),
+        )?;
+        while self.workers.len() <= slot {
+            self.workers.push(None);
+        }
+        self.workers[slot] = Some(proc);
+        if wait {
+            let url = format!("http://127.0.0.1:{port}/readyz");
+            poll("a processor ready", Duration::from_secs(60), || {
+                http_ok(&self.http, &url)
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// SIGKILLs the worker in `slot`.
+    pub async fn kill_worker(&mut self, slot: usize) {
+        if let Some(proc) = self.workers.get_mut(slot).and_then(Option::take) {
+            proc.kill().await;
+        }
+    }
+
+    /// Stops every worker as an operator would (SIGTERM; they drain).
+    pub async fn stop_workers(&mut self) {
+        for proc in self.workers.iter_mut().filter_map(Option::take) {
+            proc.terminate(Duration::from_secs(20)).await;
+        }
+    }
+
+    /// POSTs a JSON body to the simulator's admin API.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<()> {
+        let mut request = self.http.request(method, format!("{}{path}", self.sim_url));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await?.error_for_status()?;
+        Ok(())
+    }
+
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Stops everything of the scenario.
+    pub async fn stop(mut self) {
+        self.stop_workers().await;
+        if let Some(ingest) = self.ingest.take() {
+            ingest.terminate(Duration::from_secs(10)).await;
+        }
+        if let Some(sim) = self.sim.take() {
+            sim.terminate(Duration::from_secs(5)).await;
+        }
+    }
+}
