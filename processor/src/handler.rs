@@ -331,15 +331,16 @@ impl Handler {
                         },
                     });
                 }
-                None => self.wait_for_creator(&group_key, lease).await?,
+                None => self.wait_for_creator(&group_key).await?,
             }
         }
     }
 
     /// Another worker holds the group's lease: wait until its ticket appears or the lease
-    /// goes (then the caller tries again).
-    async fn wait_for_creator(&self, group_key: &str, lease: Duration) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + lease + Duration::from_secs(1);
+    /// goes, and at least once a second let the caller try the lease again (it is taken
+    /// over at once when its holder died: [`crate::lease`]).
+    async fn wait_for_creator(&self, group_key: &str) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + crate::lease::ALIVE_FOR;
         while tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;
             if self.shared.store.group(group_key).await?.is_some()

@@ -11,7 +11,8 @@
 //! - [`checks`]: the online comparison of the configuration with the Syncro account.
 //! - [`cli`]: the `check-config` and `explain` subcommands.
 //! - [`store`]: the shared state in Redis (idempotency records, intents, group pointers and
-//!   leases, unmapped organizations); [`ratelimit`]: the fleet-wide Syncro budget (GCRA).
+//!   leases, unmapped organizations); [`lease`]: leases, and taking over a dead holder's at
+//!   once; [`ratelimit`]: the fleet-wide Syncro budget (GCRA).
 //! - [`enrich`]: contracts and devices (matching Syncro assets) on new tickets, and the
 //!   `[contracts]` section.
 //! - [`handler`]: one alert to exactly one ticket or note, with crash reconciliation;
@@ -31,6 +32,7 @@ pub mod consumer;
 pub mod enrich;
 pub mod explain;
 pub mod handler;
+pub mod lease;
 pub mod metrics;
 pub mod parking;
 pub mod ratelimit;

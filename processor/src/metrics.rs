@@ -58,6 +58,9 @@ pub struct Metrics {
     pub config_reloads: Family<ResultLabels, Counter>,
     /// Alerts whose interrupted Syncro call was found applied when reading Syncro back.
     pub reconciled: Counter,
+    /// Leases (on an alert, a group's creation, a fleet task) taken over at once from a
+    /// worker that died holding them, instead of waiting for them to expire.
+    pub lease_takeovers: Counter,
     pub retried: Family<TierLabels, Counter>,
     pub dead_lettered: Family<KindLabels, Counter>,
     pub syncro_requests: Family<RequestLabels, Counter>,
@@ -97,6 +100,7 @@ impl Metrics {
             released: Counter::default(),
             config_reloads: Family::default(),
             reconciled: Counter::default(),
+            lease_takeovers: Counter::default(),
             retried: Family::default(),
             dead_lettered: Family::default(),
             syncro_requests: Family::default(),
@@ -161,6 +165,11 @@ impl Metrics {
             "reconciled",
             "Interrupted Syncro calls found applied by reading Syncro back",
             m.reconciled.clone(),
+        );
+        registry.register(
+            "lease_takeovers",
+            "Leases taken over from a worker that died holding them",
+            m.lease_takeovers.clone(),
         );
         registry.register("retried", "Alerts sent to a retry tier", m.retried.clone());
         registry.register(

@@ -106,7 +106,9 @@ pub async fn run_reloadable(
     config_file: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
-    let store = Store::new(&settings.redis.url, &settings.prefix)?;
+    let store = Store::new(&settings.redis.url, &settings.prefix)?
+        .counting_takeovers(metrics.lease_takeovers.clone());
+    let presence = tokio::spawn(store.clone().keep_presence());
     let limiter = RateLimiter::from_settings(store.clone(), &settings.syncro);
     let syncro = syncro_client(&settings, Some(limiter), metrics.clone())?;
     let topology = Topology::new(&settings.prefix).with_retry_tiers(&config.worker.retry_tiers());
@@ -156,6 +158,7 @@ pub async fn run_reloadable(
     };
     let result = consumer.run(shutdown).await;
     background.abort();
+    presence.abort();
     billing.stop().await;
     server_handle.stop(true).await;
     let _ = server_task.await;

@@ -12,6 +12,7 @@
 //! | `creating:{hash}` | the alert creating the group's ticket | a creator that died after Syncro created the ticket is found out |
 //! | `unmapped:{org id}`, `unmapped` | organizations seen without a mapping, and how many of their alerts are parked | so ops can map them later |
 //! | `lease:{name}` | a fleet-wide lease on a task (`release-parked`) | one worker at a time |
+//! | `presence:{instance}` | the Redis run and client id of a process's own connection | a dead process's leases are taken over at once ([`crate::lease`]) |
 //!
 //! Every failure is a [`StoreError`]: the caller treats Redis as unavailable, keeps the message
 //! unacknowledged and waits for Redis to come back. Nothing is decided on a guess.
@@ -19,11 +20,15 @@
 use chrono::{DateTime, Utc};
 use deadpool_redis::redis::{self, AsyncCommands};
 use deadpool_redis::{Config as PoolConfig, Pool, Runtime};
-use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::lease::Holders;
+pub use crate::lease::Lease;
+use prometheus_client::metrics::counter::Counter;
 
 /// How long an alert's outcome is remembered: longer than any sensible dead-letter replay.
 pub const DONE_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -97,24 +102,6 @@ pub struct Creating {
     pub at: DateTime<Utc>,
 }
 
-/// A lease on a group's ticket creation; release it with [`Store::unlock`].
-#[derive(Debug)]
-pub struct Lease {
-    key: String,
-    token: String,
-}
-
-#[cfg(test)]
-impl Lease {
-    /// A lease nobody holds, to measure the futures that carry one.
-    pub(crate) fn for_tests(key: &str) -> Lease {
-        Lease {
-            key: key.to_string(),
-            token: String::new(),
-        }
-    }
-}
-
 /// What the store remembers of an organization seen without a mapping.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UnmappedOrg {
@@ -132,7 +119,11 @@ pub struct UnmappedOrg {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    /// For the presence connection, which must be this process's own ([`crate::lease`]).
+    client: redis::Client,
     prefix: String,
+    holders: Arc<Holders>,
+    takeovers: Counter,
 }
 
 impl Store {
@@ -152,14 +143,38 @@ impl Store {
         let pool = config
             .create_pool(Some(Runtime::Tokio1))
             .map_err(|e| StoreError::Config(e.to_string()))?;
+        let client = redis::Client::open(url.expose_secret()).map_err(|e| {
+            StoreError::Config(format!("the Redis URL cannot be used ({:?})", e.kind()))
+        })?;
         Ok(Store {
             pool,
+            client,
             prefix: prefix.to_string(),
+            holders: Arc::new(Holders::new()),
+            takeovers: Counter::default(),
         })
     }
 
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// Counts leases taken over from dead holders ([`crate::lease`]) in `counter`.
+    pub fn counting_takeovers(mut self, counter: Counter) -> Store {
+        self.takeovers = counter;
+        self
+    }
+
+    pub(crate) fn takeovers(&self) -> &Counter {
+        &self.takeovers
+    }
+
+    pub(crate) fn holders(&self) -> &Holders {
+        &self.holders
+    }
+
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.client
     }
 
     pub(crate) fn key(&self, parts: &[&str]) -> String {
@@ -321,61 +336,11 @@ impl Store {
         self.take_lease(self.key(&["lease", name]), lease).await
     }
 
-    async fn take_lease(&self, key: String, lease: Duration) -> Result<Option<Lease>> {
-        let mut conn = self.conn().await?;
-        let token = format!("{:032x}", rand::rng().random::<u128>());
-        let taken: Option<String> = redis::cmd("SET")
-            .arg(&key)
-            .arg(&token)
-            .arg("NX")
-            .arg("PX")
-            .arg(lease.as_millis() as u64)
-            .query_async(&mut conn)
-            .await?;
-        Ok(taken.map(|_| Lease { key, token }))
-    }
-
     pub async fn is_locked(&self, group_key: &str) -> Result<bool> {
         let mut conn = self.conn().await?;
         Ok(conn
             .exists(self.key(&["lock", &Self::group_hash(group_key)]))
             .await?)
-    }
-
-    /// Extends a lease that is still ours by `lease` (a live creator keeps its group's lock
-    /// however long Syncro or the rate limit makes it wait; only a dead one loses it).
-    pub async fn renew(&self, held: &Lease, lease: Duration) -> Result<bool> {
-        const RENEW: &str = r#"
-            if redis.call('GET', KEYS[1]) == ARGV[1] then
-                return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-            end
-            return 0
-        "#;
-        let mut conn = self.conn().await?;
-        let renewed: i64 = redis::Script::new(RENEW)
-            .key(&held.key)
-            .arg(&held.token)
-            .arg(lease.as_millis() as u64)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(renewed == 1)
-    }
-
-    /// Releases a lease if it is still ours (a lease that expired may be someone else's now).
-    pub async fn unlock(&self, lease: Lease) -> Result<()> {
-        const RELEASE: &str = r#"
-            if redis.call('GET', KEYS[1]) == ARGV[1] then
-                return redis.call('DEL', KEYS[1])
-            end
-            return 0
-        "#;
-        let mut conn = self.conn().await?;
-        let _: i64 = redis::Script::new(RELEASE)
-            .key(&lease.key)
-            .arg(&lease.token)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(())
     }
 
     /// Counts an alert of an organization without a mapping.

@@ -71,12 +71,17 @@ fn runner(context: &Context) -> Result<Runner, ExitCode> {
         .store()
         .and_then(|store| Ok((store, context.syncro()?)));
     match built {
-        Ok((store, syncro)) => Ok(Runner {
-            config: Arc::new(config.clone()),
-            store: BillingStore::new(store),
-            syncro,
-            metrics: Arc::new(Metrics::new()),
-        }),
+        Ok((store, syncro)) => {
+            // The run's lease names this process: if it dies holding it, a worker takes the
+            // lease over at once instead of waiting for it to expire.
+            tokio::spawn(store.clone().keep_presence());
+            Ok(Runner {
+                config: Arc::new(config.clone()),
+                store: BillingStore::new(store),
+                syncro,
+                metrics: Arc::new(Metrics::new()),
+            })
+        }
         Err(e) => {
             eprintln!("relayctl billing: {e:#}");
             Err(ExitCode::FAILURE)
