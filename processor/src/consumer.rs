@@ -144,8 +144,14 @@ impl Consumer {
         let metrics = &shared.metrics;
         metrics.consumed.inc();
         metrics.in_flight.inc();
-        let headers = delivery.properties.headers().clone().unwrap_or_default();
-        let attempts = header_i64(&headers, ATTEMPTS_HEADER).unwrap_or(0).max(0) as u32;
+        // Borrowed, not cloned: every held alert would keep a second copy of its headers.
+        let no_headers = FieldTable::default();
+        let headers = delivery
+            .properties
+            .headers()
+            .as_ref()
+            .unwrap_or(&no_headers);
+        let attempts = header_i64(headers, ATTEMPTS_HEADER).unwrap_or(0).max(0) as u32;
         let message_id = delivery
             .properties
             .message_id()
@@ -153,15 +159,15 @@ impl Consumer {
             .map(|m| m.to_string());
         let span = tracing::info_span!(
             "alert",
-            alert_id = header_str(&headers, ALERT_ID_HEADER).unwrap_or_default(),
-            source = header_str(&headers, SOURCE_HEADER).unwrap_or_default(),
+            alert_id = header_str(headers, ALERT_ID_HEADER).unwrap_or_default(),
+            source = header_str(headers, SOURCE_HEADER).unwrap_or_default(),
             message_id = message_id.as_deref().unwrap_or_default(),
         );
         async {
-            let message = match decode(&delivery, &headers) {
+            let message = match decode(&delivery, headers) {
                 Ok(message) => Arc::new(message),
                 Err(why) => {
-                    Box::pin(self.dead_letter(&delivery, &headers, attempts, "undecodable", &why))
+                    Box::pin(self.dead_letter(&delivery, headers, attempts, "undecodable", &why))
                         .await;
                     return;
                 }
@@ -178,7 +184,7 @@ impl Consumer {
                         // and inlined they would be held by every waiting alert's future.
                         Box::pin(self.park(
                             &delivery,
-                            &headers,
+                            headers,
                             attempts,
                             &message.alert.organization.id,
                         ))
@@ -225,7 +231,7 @@ impl Consumer {
                         }
                         // Boxed, like the handler's Syncro calls: this future waits in memory
                         // for as long as its alert is being coalesced.
-                        Box::pin(self.fail(&delivery, &headers, attempts, &e, disposition)).await;
+                        Box::pin(self.fail(&delivery, headers, attempts, &e, disposition)).await;
                         return;
                     }
                 }

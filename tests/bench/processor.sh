@@ -9,6 +9,8 @@
 #   tests/bench/processor.sh budget       3 workers, 180 requests/min, 2 minutes of more work than
 #                                         the budget allows: 429s and the share of the budget used
 #   tests/bench/processor.sh dlq          relayctl reading 10,000 dead letters: time and peak RSS
+#   tests/bench/processor.sh held         one worker's RSS idle and holding `prefetch` alerts that
+#                                         wait for their notes: the memory each held alert costs
 #   tests/bench/processor.sh all
 set -euo pipefail
 RELAY_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -178,11 +180,50 @@ dlq_tools() {
     cleanup_prefix "$PREFIX"
 }
 
+held() {
+    # 100 tickets first, with the budget open; then a worker whose budget is 1 request a minute
+    # takes 2,000 alerts for those tickets: each waits in the coalescer for its note's
+    # admission, as in a storm under Syncro's limit. RSS idle, then once it holds `prefetch`.
+    start_stack 0 1 10000
+    storm 100 100 >/dev/null
+    for pid in "${WORKER_PIDS[@]}"; do
+        kill -TERM "$pid"
+        for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    done
+    local prefetch=${BENCH_PREFETCH:-2000}
+    sed -e 's/^metrics_listen = .*/metrics_listen = "127.0.0.1:19191"/' \
+        -e 's/^requests_per_minute = .*/requests_per_minute = 1/' \
+        -e "s/^prefetch = .*/prefetch = $prefetch/" \
+        deploy/config.example.toml >"$WORK/held.toml"
+    "$BIN/processor" run --config "$WORK/held.toml" 2>"$WORK/held.log" &
+    PIDS+=($!)
+    WORKER_PIDS=($!)
+    for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$INGEST_PORT/readyz" >/dev/null 2>&1 && curl -fs http://127.0.0.1:19191/readyz >/dev/null 2>&1 && break; sleep 0.1; done
+    sleep 2
+    local idle held_kb n=0
+    idle=$(awk '/VmRSS/ {print $2}' "/proc/${WORKER_PIDS[0]}/status")
+    "$BIN/relay-storm" --url "http://127.0.0.1:$INGEST_PORT" --secret-env RELAY_DEMO_SECRET \
+        --alerts "$prefetch" --subjects 100 --batch 100 --concurrency 4 >/dev/null
+    for _ in $(seq 1 300); do
+        n=$(curl -fs http://127.0.0.1:19191/metrics | awk '/^relay_processor_in_flight / {print $2}')
+        [ "${n:-0}" -ge "$prefetch" ] && break
+        sleep 0.2
+    done
+    sleep 3
+    held_kb=$(awk '/VmRSS/ {print $2}' "/proc/${WORKER_PIDS[0]}/status")
+    stop_all
+    cleanup_prefix "$PREFIX"
+    echo "| prefetch | alerts held | RSS idle MB | RSS holding them MB | per held alert KB |"
+    echo "|---|---|---|---|---|"
+    python3 -c "i, h, n = $idle, $held_kb, ${n:-0}; print(f'| $prefetch | {n} | {i/1024:.1f} | {h/1024:.1f} | {(h-i)/max(n,1):.1f} |')"
+}
+
 case "${1:-all}" in
     throughput) throughput ;;
     storm) storm_at_budget ;;
     budget) budget ;;
     dlq) dlq_tools ;;
+    held) held ;;
     all) throughput; echo; storm_at_budget; echo; budget ;;
-    *) die "usage: tests/bench/processor.sh [throughput|storm|budget|dlq|all]" ;;
+    *) die "usage: tests/bench/processor.sh [throughput|storm|budget|dlq|held|all]" ;;
 esac
