@@ -40,12 +40,15 @@ run_tests() {
 }
 # Tests delete their quorum queues as they finish; on RabbitMQ with rabbitmq-server#16652 that
 # can kill the broker's dead-letter supervisor mid-run, and every later test's broker calls
-# then fail with INTERNAL_ERROR. Only in that case: heal the broker and run the tests again.
-if ! run_tests; then
+# then fail with INTERNAL_ERROR. Only in that case: heal the broker and run the tests again
+# (twice at most). Any other failure fails the run.
+attempt=1
+until run_tests; do
+    [ "$attempt" -le 2 ] || exit 1
     heal_rabbitmq_dlx || exit 1
-    say "the broker was healed; running the tests again"
-    run_tests
-fi
+    say "the broker was healed; running the tests again (rerun $attempt of 2)"
+    attempt=$((attempt + 1))
+done
 
 say "fault injection, quick (private RabbitMQ node and Redis; see docs/reliability.md)"
 tests/fault/run.sh --quick

@@ -340,10 +340,12 @@ impl RabbitNode {
         }
     }
 
-    /// Stops the node (`rabbitmqctl stop`) and starts it again on the same data.
-    pub async fn restart(&mut self) -> anyhow::Result<()> {
+    /// Stops the node (`rabbitmqctl stop`) and starts it again on the same data; returns
+    /// when the node was down (any broker confirm after it came from the restarted node).
+    pub async fn restart(&mut self) -> anyhow::Result<Instant> {
         let t = Instant::now();
         self.down().await;
+        let stopped = Instant::now();
         eprintln!(
             "  RabbitMQ node stopped in {:.1} s",
             t.elapsed().as_secs_f64()
@@ -354,7 +356,7 @@ impl RabbitNode {
             "  RabbitMQ node started in {:.1} s",
             t.elapsed().as_secs_f64()
         );
-        Ok(())
+        Ok(stopped)
     }
 
     async fn down(&mut self) {
