@@ -46,7 +46,7 @@ cleanup_prefix() {
     local p=$1
     "$BIN/relay-queues" --prefix "$p" --delete "$p.alerts.work" "$p.alerts.dead" \
         "$p.alerts.retry.5s" "$p.alerts.retry.30s" "$p.alerts.retry.120s" \
-        "$p.alerts.retry.600s" "$p.alerts.retry.3600s" >/dev/null 2>&1 || true
+        "$p.alerts.retry.600s" "$p.alerts.retry.3600s" "$p.alerts.parked" "$p.billable-users" >/dev/null 2>&1 || true
     redis-cli --scan --pattern "$p:*" | xargs -r redis-cli del >/dev/null
     redis-cli --scan --pattern "{$p:*" | xargs -r redis-cli del >/dev/null
 }
