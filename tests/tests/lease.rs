@@ -1,7 +1,7 @@
 //! Leases and their holders' presence, against the real Redis: a lease whose holder's process
 //! is gone is taken over at once; a lease whose holder may be alive is left to its TTL.
 
-use processor::store::Store;
+use processor::store::{Lease, Store};
 use relay_tests::processor::{delete_redis_keys, redis_url};
 use relay_tests::{wait, Context};
 use secrecy::SecretString;
@@ -13,6 +13,11 @@ const DEADLINE: Duration = Duration::from_secs(20);
 
 fn store(prefix: &str) -> Store {
     Store::new(&SecretString::from(redis_url()), prefix).expect("store")
+}
+
+/// `store`'s attempt at the lease `name` (far longer than the test).
+async fn take(store: &Store, name: &str) -> Option<Lease> {
+    store.lock(name, LONG_LEASE).await.expect("redis")
 }
 
 async fn redis() -> redis::aio::MultiplexedConnection {
@@ -46,6 +51,17 @@ async fn holder_instance(prefix: &str) -> String {
     instance.to_string()
 }
 
+/// Writes a presence record as a process would (`"{run id} {client id}"`).
+async fn record_presence(key: &str, record: &str) {
+    let mut conn = redis().await;
+    let _: () = redis::cmd("SET")
+        .arg(key)
+        .arg(record)
+        .query_async(&mut conn)
+        .await
+        .expect("set");
+}
+
 async fn server_run_id() -> String {
     let mut conn = redis().await;
     let info: String = redis::cmd("INFO")
@@ -69,20 +85,14 @@ async fn a_lease_is_taken_over_once_its_holders_process_is_gone_and_not_before()
         (!keys(&format!("{}:presence:*", ctx.prefix)).await.is_empty()).then_some(())
     })
     .await;
-    let held = holder
-        .lock("group-a", LONG_LEASE)
+    let held = take(&holder, "group-a")
         .await
-        .expect("redis")
         .expect("a free lease is taken");
 
     // The holder lives: however often asked, the lease stays its own.
     for _ in 0..3 {
         assert!(
-            other
-                .lock("group-a", LONG_LEASE)
-                .await
-                .expect("redis")
-                .is_none(),
+            take(&other, "group-a").await.is_none(),
             "a live holder's lease is not taken"
         );
         tokio::time::sleep(processor::lease::ALIVE_FOR).await;
@@ -93,7 +103,7 @@ async fn a_lease_is_taken_over_once_its_holders_process_is_gone_and_not_before()
     presence.abort();
     let _ = presence.await;
     let taken = wait::until("the lease to be taken over", DEADLINE, || async {
-        other.lock("group-a", LONG_LEASE).await.expect("redis")
+        take(&other, "group-a").await
     })
     .await;
     assert!(
@@ -102,11 +112,7 @@ async fn a_lease_is_taken_over_once_its_holders_process_is_gone_and_not_before()
     );
     other.unlock(taken).await.expect("redis");
     assert!(
-        other
-            .lock("group-a", LONG_LEASE)
-            .await
-            .expect("redis")
-            .is_some(),
+        take(&other, "group-a").await.is_some(),
         "a released lease is free"
     );
     delete_redis_keys(&ctx.prefix).await;
@@ -117,53 +123,30 @@ async fn without_a_sure_answer_the_holder_is_deemed_alive() {
     let ctx = Context::new();
     // No presence task: the holder never said where it lives.
     let (holder, other) = (store(&ctx.prefix), store(&ctx.prefix));
-    let _held = holder
-        .lock("group-b", LONG_LEASE)
-        .await
-        .expect("redis")
-        .expect("taken");
-    assert!(other
-        .lock("group-b", LONG_LEASE)
-        .await
-        .expect("redis")
-        .is_none());
+    let _held = take(&holder, "group-b").await.expect("taken");
+    assert!(take(&other, "group-b").await.is_none());
 
     // A presence recorded during another Redis run (before a restart or a failover) says
     // nothing of the client ids of this one.
     let instance = holder_instance(&ctx.prefix).await;
     let presence_key = format!("{}:presence:{instance}", ctx.prefix);
-    let mut conn = redis().await;
     let gone_client = 999_999_999u64;
-    let _: () = redis::cmd("SET")
-        .arg(&presence_key)
-        .arg(format!("0123456789abcdef {gone_client}"))
-        .query_async(&mut conn)
-        .await
-        .expect("set");
+    record_presence(&presence_key, &format!("0123456789abcdef {gone_client}")).await;
     tokio::time::sleep(processor::lease::ALIVE_FOR).await;
     assert!(
-        other
-            .lock("group-b", LONG_LEASE)
-            .await
-            .expect("redis")
-            .is_none(),
+        take(&other, "group-b").await.is_none(),
         "a record from another Redis run is not trusted"
     );
 
     // The same record from this run, naming a connection that is gone: the holder is dead.
-    let _: () = redis::cmd("SET")
-        .arg(&presence_key)
-        .arg(format!("{} {gone_client}", server_run_id().await))
-        .query_async(&mut conn)
-        .await
-        .expect("set");
+    record_presence(
+        &presence_key,
+        &format!("{} {gone_client}", server_run_id().await),
+    )
+    .await;
     tokio::time::sleep(processor::lease::ALIVE_FOR).await;
     assert!(
-        other
-            .lock("group-b", LONG_LEASE)
-            .await
-            .expect("redis")
-            .is_some(),
+        take(&other, "group-b").await.is_some(),
         "a holder whose connection is gone has its lease taken over"
     );
     delete_redis_keys(&ctx.prefix).await;
