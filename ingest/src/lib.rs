@@ -3,12 +3,26 @@
 //! A request goes through [`routes::webhooks`]: its source's [`verify::Verifier`] checks the
 //! signature over the raw body, a [`formats`] adapter turns the body into validated canonical
 //! alerts, and the shared broker publishes them with confirms; only then is 202 answered.
-//! [`error`] maps every failure to a stable JSON error, [`metrics`] counts what happens, and
-//! [`startup::run`] wires it together on a listener and shutdown signal it is given.
+//!
+//! Modules, from the outside in (each depends only on those below it):
+//!
+//! - [`startup`]: builds the state and the HTTP app, and [`startup::run`]s them on a
+//!   listener and shutdown signal it is given.
+//! - [`routes`]: one file per endpoint family; a route parses its content and builds its
+//!   messages, and no route uses another.
+//! - `intake`: the steps every signed endpoint shares: source lookup, request counting,
+//!   content type, bounded body read, signature check, publish with confirms.
+//! - [`state`]: what every handler shares ([`state::AppState`]) and one configured
+//!   sender ([`state::Source`]).
+//! - [`verify`]: signature and token schemes; [`formats`]: payload adapters.
+//! - [`error`]: every failure mapped to a stable JSON error; [`metrics`]: what happens,
+//!   counted.
 
 pub mod error;
 pub mod formats;
+mod intake;
 pub mod metrics;
 pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod verify;

@@ -7,37 +7,17 @@ use crate::error::ApiError;
 use crate::formats::FormatOptions;
 use crate::metrics::Metrics;
 use crate::routes;
+use crate::state::{AppState, Source};
 use crate::verify::Verifier;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
-use secrecy::SecretString;
 use shared::amqp::{Broker, BrokerOptions, Topology};
 use shared::config::{IngestSettings, Settings};
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// One configured sender: how to verify it and how to read its payloads.
-pub struct Source {
-    pub name: String,
-    pub verifier: Verifier,
-    pub format: FormatOptions,
-}
-
-/// What every request handler shares.
-pub struct AppState {
-    pub sources: HashMap<String, Source>,
-    pub broker: Broker,
-    pub metrics: Arc<Metrics>,
-    pub max_body_bytes: usize,
-    pub body_timeout: Duration,
-    pub confirm_timeout: Duration,
-    pub retry_after_secs: u64,
-    pub metrics_token: Option<SecretString>,
-}
 
 /// Runs ingest on `listener` until `shutdown` completes, then stops accepting connections,
 /// lets in-flight requests finish their publishes (bounded by `shutdown_timeout_secs`),

@@ -1,23 +1,15 @@
 //! The queue message: one accepted alert as it travels through RabbitMQ.
 //!
 //! The body is a versioned envelope ([`AlertMessage`]) carrying the source it came from, when
-//! ingest accepted it, and the validated alert. The schema version travels in a header
-//! ([`SCHEMA_HEADER`]) so a consumer can refuse a version it does not know before parsing; a
-//! new version is added beside the old one, never by changing it.
+//! ingest accepted it, and the validated alert. The schema version travels in a header so a
+//! consumer can refuse a version it does not know before parsing; a new version is added
+//! beside the old one, never by changing it. The headers, and turning a message into a queue
+//! message and back, are [`crate::envelope`]'s.
 
 use crate::alert::Alert;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-
-/// Header carrying the body's schema version.
-pub const SCHEMA_HEADER: &str = "x-relay-schema";
-/// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
-/// Header carrying the source name (also in the body), for tools that read headers only.
-pub const SOURCE_HEADER: &str = "x-relay-source";
-/// Header carrying the sender's alert id (also in the body).
-pub const ALERT_ID_HEADER: &str = "x-relay-alert-id";
 
 /// Body of a schema-v1 message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -74,6 +74,7 @@ pub fn parse(value: &Value, options: &FormatOptions) -> Result<Vec<Alert>, ApiEr
     )
 }
 
+/// One `alerts[]` entry as a canonical alert, or every problem with it (at `at`).
 fn convert(
     webhook: &Webhook,
     entry: &AmAlert,
@@ -81,6 +82,53 @@ fn convert(
     options: &FormatOptions,
 ) -> Result<Alert, Vec<FieldError>> {
     let mut problems = Vec::new();
+    let labelled = read_labels(entry, at, options, &mut problems);
+    let timing = read_timing(entry, at, &mut problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let (title, description) = texts(entry, &labelled.event_type);
+    Alert {
+        id: alert_id(entry, &timing),
+        event_type: labelled.event_type,
+        severity: labelled.severity,
+        organization: Organization {
+            id: labelled.organization,
+            name: None,
+            domain: None,
+        },
+        title,
+        description,
+        occurred_at: timing.occurred_at(),
+        respond_rule: None,
+        ioc_rule: None,
+        user: None,
+        ip: None,
+        device: None,
+        status: timing.status,
+        details: details(webhook, entry),
+    }
+    .validate(at)
+}
+
+/// What an entry's labels say about the alert.
+struct Labelled {
+    /// `alertname`: what happened.
+    event_type: String,
+    /// From the source's severity label; medium when the label is absent.
+    severity: Severity,
+    /// From the source's organization label, else its `default_organization`.
+    organization: String,
+}
+
+/// Reads the alert's name, severity and organization from the entry's labels (an empty label
+/// counts as absent), adding a problem for each that is missing or not understood.
+fn read_labels(
+    entry: &AmAlert,
+    at: &str,
+    options: &FormatOptions,
+    problems: &mut Vec<FieldError>,
+) -> Labelled {
     let label = |name: &str| {
         entry
             .labels
@@ -88,7 +136,6 @@ fn convert(
             .map(|v| v.trim())
             .filter(|v| !v.is_empty())
     };
-
     let event_type = label("alertname").map(str::to_string).unwrap_or_else(|| {
         problems.push(FieldError::new(
             format!("{at}.labels.alertname"),
@@ -116,6 +163,34 @@ fn convert(
             ));
             String::new()
         });
+    Labelled {
+        event_type,
+        severity,
+        organization,
+    }
+}
+
+/// Whether an entry fires or is resolved, and when.
+struct Timing {
+    status: AlertStatus,
+    starts_at: DateTime<Utc>,
+    /// `None` while the alert has not ended.
+    ends_at: Option<DateTime<Utc>>,
+}
+
+impl Timing {
+    /// When the reported event happened: the start of a firing alert, the end of a resolved
+    /// one (its start when Alertmanager did not say when it ended).
+    fn occurred_at(&self) -> DateTime<Utc> {
+        match self.status {
+            AlertStatus::Resolved => self.ends_at.unwrap_or(self.starts_at),
+            AlertStatus::Firing => self.starts_at,
+        }
+    }
+}
+
+/// Reads the entry's status and times, adding a problem for each that is not understood.
+fn read_timing(entry: &AmAlert, at: &str, problems: &mut Vec<FieldError>) -> Timing {
     let status = match entry.status.as_str() {
         "firing" => AlertStatus::Firing,
         "resolved" => AlertStatus::Resolved,
@@ -140,30 +215,48 @@ fn convert(
         .as_deref()
         .and_then(parse_time)
         .filter(|t| t.timestamp() > 0);
-    if !problems.is_empty() {
-        return Err(problems);
+    Timing {
+        status,
+        starts_at,
+        ends_at,
     }
+}
 
+/// `am-<fingerprint>-<startsAt Unix s>`, `-resolved` appended when resolved: the same firing
+/// sent again is a duplicate, its resolution a separate alert.
+fn alert_id(entry: &AmAlert, timing: &Timing) -> String {
     let fingerprint = entry
         .fingerprint
         .clone()
         .filter(|f| !f.is_empty())
         .unwrap_or_else(|| labels_fingerprint(&entry.labels));
-    let mut id = format!("am-{fingerprint}-{}", starts_at.timestamp());
-    if status == AlertStatus::Resolved {
+    let mut id = format!("am-{fingerprint}-{}", timing.starts_at.timestamp());
+    if timing.status == AlertStatus::Resolved {
         id.push_str("-resolved");
     }
+    id
+}
+
+/// The title (`summary`, else `title`, else the alert's name) and the description
+/// (`description`, else `message`) from the entry's annotations.
+fn texts(entry: &AmAlert, event_type: &str) -> (String, Option<String>) {
     let title = entry
         .annotations
         .get("summary")
         .or_else(|| entry.annotations.get("title"))
         .cloned()
-        .unwrap_or_else(|| event_type.clone());
+        .unwrap_or_else(|| event_type.to_string());
     let description = entry
         .annotations
         .get("description")
         .or_else(|| entry.annotations.get("message"))
         .cloned();
+    (title, description)
+}
+
+/// Everything else Alertmanager said, kept for the ticket note: the labels, the
+/// annotations, and the URLs and receiver that lead back to it.
+fn details(webhook: &Webhook, entry: &AmAlert) -> Map<String, Value> {
     let mut details = Map::new();
     details.insert("labels".into(), json!(entry.labels));
     details.insert("annotations".into(), json!(entry.annotations));
@@ -177,31 +270,7 @@ fn convert(
             details.insert(key.into(), json!(value));
         }
     }
-
-    Alert {
-        id,
-        event_type,
-        severity,
-        organization: Organization {
-            id: organization,
-            name: None,
-            domain: None,
-        },
-        title,
-        description,
-        occurred_at: match status {
-            AlertStatus::Resolved => ends_at.unwrap_or(starts_at),
-            AlertStatus::Firing => starts_at,
-        },
-        respond_rule: None,
-        ioc_rule: None,
-        user: None,
-        ip: None,
-        device: None,
-        status,
-        details,
-    }
-    .validate(at)
+    details
 }
 
 fn map_severity(text: &str) -> Option<Severity> {

@@ -7,14 +7,13 @@
 //! confirmed) → 202. Nothing is published for a rejected request.
 
 use crate::error::ApiError;
+use crate::intake::{publish, verified_body, with_source};
 use crate::metrics::SourceLabels;
-use crate::routes::webhooks::{publish, verified_body, with_source};
-use crate::startup::{AppState, Source};
+use crate::state::{AppState, Source};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use shared::amqp::{HeaderValue, Outgoing};
-use shared::billing::{BillableCount, CountMessage, BILLABLE_USERS_KEY};
-use shared::message::{SCHEMA_HEADER, SCHEMA_VERSION, SOURCE_HEADER};
+use shared::billing::{BillableCount, CountMessage};
+use shared::envelope;
 
 #[derive(Serialize)]
 struct Accepted {
@@ -59,17 +58,8 @@ async fn handle(
                 received_at: now,
                 count,
             };
-            let body = serde_json::to_vec(&message)
-                .map_err(|_| ApiError::internal("a count could not be encoded"))?;
-            Ok(Outgoing {
-                routing_key: BILLABLE_USERS_KEY.to_string(),
-                message_id: message.message_id(),
-                body,
-                headers: vec![
-                    (SCHEMA_HEADER, HeaderValue::Int(SCHEMA_VERSION)),
-                    (SOURCE_HEADER, HeaderValue::Str(source.name.clone())),
-                ],
-            })
+            envelope::encode_count(&message)
+                .map_err(|_| ApiError::internal("a count could not be encoded"))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     publish(state, &messages).await?;

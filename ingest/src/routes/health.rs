@@ -1,7 +1,7 @@
 //! `GET /healthz` (the process answers) and `GET /readyz` (the broker is connected, so an
 //! alert sent now can be stored: load balancers stop sending while it is not).
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 

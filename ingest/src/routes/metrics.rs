@@ -1,7 +1,7 @@
 //! `GET /metrics`: Prometheus text format; behind a bearer token when one is configured.
 
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use prometheus_client::encoding::text::encode;
 use secrecy::ExposeSecret;

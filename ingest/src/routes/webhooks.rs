@@ -6,43 +6,21 @@
 //! rejected request, and no step before the signature reads the body's content.
 
 use crate::error::ApiError;
-use crate::metrics::UNKNOWN_SOURCE;
-use crate::startup::{AppState, Source};
-use crate::verify::Verified;
-use actix_web::http::header::CONTENT_TYPE;
+use crate::intake::{publish, verified_body, with_source};
+use crate::state::{AppState, Source};
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
 use serde::Serialize;
 use shared::alert::Alert;
 use shared::amqp::topology::WORK_KEY;
 use shared::amqp::{HeaderValue, Outgoing};
-use shared::message::{
-    AlertMessage, ALERT_ID_HEADER, SCHEMA_HEADER, SCHEMA_VERSION, SOURCE_HEADER,
-};
-use std::time::{Duration, Instant};
-use tracing::Instrument;
+use shared::envelope::{self, ALERT_ID_HEADER};
+use shared::message::AlertMessage;
 
 #[derive(Serialize)]
 struct Accepted {
     accepted: usize,
     /// The stable message ids, in the order of the request's alerts.
     ids: Vec<String>,
-}
-
-/// Counts the request while it is handled.
-struct InFlight<'a>(&'a AppState);
-
-impl<'a> InFlight<'a> {
-    fn enter(state: &'a AppState) -> Self {
-        state.metrics.in_flight.inc();
-        InFlight(state)
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.metrics.in_flight.dec();
-    }
 }
 
 pub async fn receive(
@@ -63,93 +41,6 @@ pub async fn receive(
         handle(&request, payload, &state, source)
     })
     .await
-}
-
-/// Runs `handle` for the named source (404 when there is none) inside the request's span
-/// (made by `span` from the source label), counting the request in flight and its outcome.
-pub(crate) async fn with_source<'s, F, Fut>(
-    state: &'s AppState,
-    name: &str,
-    span: impl FnOnce(&str) -> tracing::Span,
-    handle: F,
-) -> Result<HttpResponse, ApiError>
-where
-    F: FnOnce(&'s Source) -> Fut,
-    Fut: std::future::Future<Output = Result<HttpResponse, ApiError>>,
-{
-    let _in_flight = InFlight::enter(state);
-    let source = state.sources.get(name);
-    let label = source.map_or(UNKNOWN_SOURCE, |s| s.name.as_str());
-    let span = span(label);
-    let result = async {
-        let source = source
-            .ok_or_else(|| ApiError::unknown_source("no source of that name is configured"))?;
-        handle(source).await
-    }
-    .instrument(span.clone())
-    .await;
-    let _entered = span.enter();
-    record_outcome(state, label, &result);
-    result
-}
-
-/// The steps every signed endpoint takes before reading the content: JSON content type, the
-/// body within its size and time, the signature over the raw bytes. Returns the proof, the
-/// body and the time the request is taken as received.
-pub(crate) async fn verified_body(
-    request: &HttpRequest,
-    payload: web::Payload,
-    state: &AppState,
-    source: &Source,
-) -> Result<(Verified, web::BytesMut, chrono::DateTime<chrono::Utc>), ApiError> {
-    check_content_type(request)?;
-    let body = read_body(request, payload, state.max_body_bytes, state.body_timeout).await?;
-    let now = chrono::Utc::now();
-    let proof = source
-        .verifier
-        .verify(request.headers(), &body, now.timestamp())?;
-    Ok((proof, body, now))
-}
-
-/// Publishes with confirms; 503 (nothing accepted) unless the broker confirmed every message.
-pub(crate) async fn publish(state: &AppState, messages: &[Outgoing]) -> Result<(), ApiError> {
-    let started = Instant::now();
-    state
-        .broker
-        .publish_confirmed(messages, state.confirm_timeout)
-        .await
-        .map_err(|error| {
-            tracing::warn!(error = %error, "publish not confirmed; answering 503");
-            ApiError::broker_unavailable(state.retry_after_secs)
-        })?;
-    state
-        .metrics
-        .publish_confirm_seconds
-        .observe(started.elapsed().as_secs_f64());
-    Ok(())
-}
-
-/// Counts a request by source and outcome and logs how it ended (inside the request's span).
-fn record_outcome(state: &AppState, label: &str, result: &Result<HttpResponse, ApiError>) {
-    match result {
-        Ok(response) => {
-            state.metrics.count_request(label, "accepted");
-            tracing::debug!(status = response.status().as_u16(), "accepted");
-        }
-        Err(error) => {
-            state.metrics.count_request(label, error.code);
-            if error.status.is_server_error() {
-                tracing::warn!(code = error.code, "request not accepted: {}", error.message);
-            } else {
-                tracing::info!(
-                    code = error.code,
-                    status = error.status.as_u16(),
-                    "request rejected: {}",
-                    error.message
-                );
-            }
-        }
-    }
 }
 
 async fn handle(
@@ -188,6 +79,7 @@ async fn handle(
     }))
 }
 
+/// The sender's alert id a message carries, for the log line of each accepted alert.
 fn alert_id_of(message: &Outgoing) -> &str {
     message
         .headers
@@ -204,79 +96,6 @@ fn to_outgoing(
     alert: Alert,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Outgoing, ApiError> {
-    let alert_id = alert.id.clone();
-    let message = AlertMessage::new(source, alert, now);
-    let body = serde_json::to_vec(&message)
-        .map_err(|_| ApiError::internal("an alert could not be encoded"))?;
-    Ok(Outgoing {
-        routing_key: WORK_KEY.to_string(),
-        message_id: message.message_id(),
-        body,
-        headers: vec![
-            (SCHEMA_HEADER, HeaderValue::Int(SCHEMA_VERSION)),
-            (SOURCE_HEADER, HeaderValue::Str(source.to_string())),
-            (ALERT_ID_HEADER, HeaderValue::Str(alert_id)),
-        ],
-    })
-}
-
-/// `application/json` or any `+json` type, parameters allowed.
-fn check_content_type(request: &HttpRequest) -> Result<(), ApiError> {
-    let value = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    if essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
-    {
-        Ok(())
-    } else {
-        Err(ApiError::unsupported_media_type(
-            "send the body as Content-Type: application/json",
-        ))
-    }
-}
-
-/// Reads the body into memory, refusing as soon as it exceeds `limit` (and at once when
-/// `Content-Length` announces more) or when it takes longer than `timeout` to arrive.
-async fn read_body(
-    request: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-    timeout: Duration,
-) -> Result<web::BytesMut, ApiError> {
-    let too_large = || ApiError::body_too_large(format!("the body exceeds {limit} bytes"));
-    let announced = request
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if announced.is_some_and(|n| n > limit) {
-        return Err(too_large());
-    }
-    let mut body = web::BytesMut::with_capacity(announced.unwrap_or(4096).min(limit));
-    let read = async {
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| match e {
-                actix_web::error::PayloadError::Overflow => too_large(),
-                other => ApiError::malformed_json(format!("the body could not be read: {other}")),
-            })?;
-            if body.len() + chunk.len() > limit {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(())
-    };
-    tokio::time::timeout(timeout, read)
-        .await
-        .map_err(|_| ApiError::body_timeout("the body did not arrive in time"))??;
-    Ok(body)
+    envelope::encode(&AlertMessage::new(source, alert, now), WORK_KEY)
+        .map_err(|_| ApiError::internal("an alert could not be encoded"))
 }

@@ -8,13 +8,16 @@
 //! when the broker comes back.
 
 use super::topology::{insert_str, Topology};
+use crate::backoff::Backoff;
 use crate::config::redact_url;
 use futures_util::future::join_all;
 use futures_util::StreamExt;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::options::{
+    BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions,
+};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Event};
-use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -25,6 +28,7 @@ use tokio::sync::{watch, Notify};
 const STATUS_POLL: Duration = Duration::from_millis(500);
 /// Longest a connection attempt may take before it counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// First reconnect delay; it doubles up to `BrokerOptions::max_backoff`.
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 
 /// What the manager needs to know.
@@ -52,6 +56,31 @@ pub enum PublishError {
     Timeout(Duration),
     #[error("the broker connection failed: {0}")]
     Connection(#[from] lapin::Error),
+}
+
+/// A consumer started by [`Broker::consume`], with its channel.
+pub struct Consumption {
+    /// The consumer's own channel: closing it returns every unacknowledged delivery.
+    pub channel: Channel,
+    /// The deliveries, as a stream.
+    pub consumer: lapin::Consumer,
+}
+
+impl Consumption {
+    /// Asks the broker to send no more deliveries; those in hand can still be settled.
+    pub async fn cancel(&self) -> Result<(), lapin::Error> {
+        self.channel
+            .basic_cancel(
+                self.consumer.tag().as_str().into(),
+                BasicCancelOptions::default(),
+            )
+            .await
+    }
+
+    /// Closes the channel: deliveries not acknowledged go back to the queue, in order.
+    pub async fn close(&self, reason: &str) -> Result<(), lapin::Error> {
+        self.channel.close(200, reason.into()).await
+    }
 }
 
 /// One message to publish.
@@ -141,6 +170,25 @@ impl Broker {
         })
     }
 
+    /// Starts consuming `queue` on a channel of its own with at most `prefetch`
+    /// unacknowledged deliveries (0: no limit): the one consumer set-up of alert-relay (the
+    /// workers' alerts and counts, and `relayctl`'s browsing of the dead-letter queue).
+    pub async fn consume(&self, queue: &str, prefetch: u16) -> Result<Consumption, PublishError> {
+        let channel = self.open_channel().await?;
+        channel
+            .basic_qos(prefetch, BasicQosOptions::default())
+            .await?;
+        let consumer = channel
+            .basic_consume(
+                queue.into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(Consumption { channel, consumer })
+    }
+
     /// Publishes every message to the deployment's exchange and returns once the broker
     /// confirmed all of them, or with the first reason one was not stored. Messages are
     /// persistent and mandatory: an unroutable message is a failure, not a silent drop.
@@ -213,16 +261,22 @@ impl Broker {
     }
 }
 
-fn properties(message: &Outgoing) -> BasicProperties {
-    let mut headers = FieldTable::default();
-    for (key, value) in &message.headers {
+/// The AMQP header table of a message's headers, as a consumer will receive it.
+pub(crate) fn header_table(headers: &[(&'static str, HeaderValue)]) -> FieldTable {
+    let mut table = FieldTable::default();
+    for (key, value) in headers {
         match value {
-            HeaderValue::Str(s) => insert_str(&mut headers, key, s),
+            HeaderValue::Str(s) => insert_str(&mut table, key, s),
             HeaderValue::Int(i) => {
-                headers.insert(ShortString::from(*key), AMQPValue::LongLongInt(*i));
+                table.insert(ShortString::from(*key), AMQPValue::LongLongInt(*i));
             }
         }
     }
+    table
+}
+
+fn properties(message: &Outgoing) -> BasicProperties {
+    let headers = header_table(&message.headers);
     BasicProperties::default()
         .with_delivery_mode(2)
         .with_content_type("application/json".into())
@@ -236,7 +290,7 @@ fn properties(message: &Outgoing) -> BasicProperties {
 async fn manage(inner: Arc<Inner>) {
     let mut shutdown = inner.shutdown.subscribe();
     let url = redact_url(inner.options.url.expose_secret());
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = Backoff::new(MIN_BACKOFF, inner.options.max_backoff);
     let mut failures: u32 = 0;
     loop {
         if *shutdown.borrow() {
@@ -249,7 +303,7 @@ async fn manage(inner: Arc<Inner>) {
                 } else {
                     tracing::info!(url = %url, "connected to the broker");
                 }
-                backoff = MIN_BACKOFF;
+                backoff.reset();
                 failures = 0;
                 let session = Arc::new(session);
                 let mut events = session.connection.events_listener();
@@ -292,12 +346,9 @@ async fn manage(inner: Arc<Inner>) {
                 }
             }
         }
-        let jitter = rand::rng().random_range(0.5..1.0);
-        let pause = backoff.mul_f64(jitter);
-        backoff = (backoff * 2).min(inner.options.max_backoff.max(MIN_BACKOFF));
         tokio::select! {
             _ = shutdown.changed() => return,
-            _ = tokio::time::sleep(pause) => {}
+            _ = backoff.wait() => {}
         }
     }
 }

@@ -4,5 +4,5 @@
 pub mod broker;
 pub mod topology;
 
-pub use broker::{Broker, BrokerOptions, HeaderValue, Outgoing, PublishError};
+pub use broker::{Broker, BrokerOptions, Consumption, HeaderValue, Outgoing, PublishError};
 pub use topology::Topology;

@@ -1,0 +1,292 @@
+//! The typed sections of the configuration file and their defaults.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The whole configuration file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Prefix of every exchange, queue and Redis key, so several deployments (or tests) can
+    /// share one broker and one Redis.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    #[serde(default)]
+    pub amqp: AmqpSettings,
+    #[serde(default)]
+    pub redis: RedisSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+    #[serde(default)]
+    pub ingest: IngestSettings,
+    /// Webhook senders by name; the name is the `{source}` of `POST /v1/webhooks/{source}`.
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceSettings>,
+    #[serde(default)]
+    pub syncro: SyncroSettings,
+    /// Sections the processor reads and validates itself; kept here so the file is parsed
+    /// strictly by every binary.
+    #[serde(flatten)]
+    pub processor_sections: ProcessorSections,
+    /// Secrets named by environment variables that are not set, as problems keyed by their
+    /// section; each binary reports those of the sections it uses, so ingest does not fail
+    /// for want of the processor's Syncro token.
+    #[serde(skip)]
+    pub unresolved: Vec<String>,
+}
+
+/// The processor's own sections, parsed (and validated) by the processor crate.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessorSections {
+    pub processor: Option<toml::Table>,
+    pub mapping: Option<toml::Table>,
+    pub tickets: Option<toml::Table>,
+    pub notes: Option<toml::Table>,
+    pub overrides: Option<toml::Table>,
+    pub grouping: Option<toml::Table>,
+    pub contracts: Option<toml::Table>,
+    pub billing: Option<toml::Table>,
+}
+
+fn default_prefix() -> String {
+    "relay".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AmqpSettings {
+    /// Broker URL; it may carry credentials, so it is a secret (`RELAY_AMQP_URL`).
+    pub url: SecretString,
+    /// How long to wait for the broker's confirm of a publish before answering 503.
+    pub confirm_timeout_ms: u64,
+    /// Channels in confirm mode that publishes are spread over.
+    pub publish_channels: usize,
+    /// Ceiling of the reconnect backoff after the broker went away.
+    pub reconnect_max_backoff_ms: u64,
+}
+
+impl Default for AmqpSettings {
+    fn default() -> Self {
+        AmqpSettings {
+            url: SecretString::from("amqp://guest:guest@127.0.0.1:5672/%2f"),
+            confirm_timeout_ms: 5_000,
+            publish_channels: 4,
+            reconnect_max_backoff_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSettings {
+    /// Redis URL; it may carry a password, so it is a secret (`RELAY_REDIS_URL`).
+    pub url: SecretString,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        RedisSettings {
+            url: SecretString::from("redis://127.0.0.1:6379"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line: for production log pipelines.
+    Json,
+    /// Human-readable lines: for development.
+    Pretty,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `info,ingest=debug` (`RELAY_LOG`).
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: LogFormat::Json,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestSettings {
+    /// Listen address (`RELAY_INGEST_ADDR`).
+    pub listen: String,
+    /// Largest accepted request body; larger gets 413 before it is read whole.
+    pub max_body_bytes: usize,
+    /// Largest accepted clock difference for timestamped signatures, both directions.
+    pub timestamp_tolerance_secs: u64,
+    /// `Retry-After` sent with a 503 when the broker is unavailable.
+    pub retry_after_secs: u64,
+    /// Time a client has to send its request headers.
+    pub client_request_timeout_ms: u64,
+    /// Time a client has to send its whole body once headers are in: slow senders cannot hold
+    /// connections and buffers forever.
+    pub body_timeout_ms: u64,
+    /// Concurrent connections per worker thread.
+    pub max_connections: usize,
+    /// Worker threads (default: one per core).
+    pub workers: Option<usize>,
+    /// Time in-flight requests get to finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+    /// When set, `GET /metrics` requires `Authorization: Bearer <token>`.
+    pub metrics_token: Option<SecretString>,
+    /// Like `metrics_token`, from this environment variable.
+    pub metrics_token_env: Option<String>,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        IngestSettings {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 256 * 1024,
+            timestamp_tolerance_secs: 300,
+            retry_after_secs: 5,
+            client_request_timeout_ms: 5_000,
+            body_timeout_ms: 10_000,
+            max_connections: 2_048,
+            workers: None,
+            shutdown_timeout_secs: 30,
+            metrics_token: None,
+            metrics_token_env: None,
+        }
+    }
+}
+
+/// How a source proves a request is its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerifyScheme {
+    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature` headers.
+    StandardWebhooks,
+    /// `sha256=<hex HMAC-SHA256 of the body>` in a configurable header (GitHub style).
+    HmacSha256,
+    /// A static `Authorization: Bearer <token>` (what Alertmanager can send).
+    Bearer,
+}
+
+impl VerifyScheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyScheme::StandardWebhooks => "standard-webhooks",
+            VerifyScheme::HmacSha256 => "hmac-sha256",
+            VerifyScheme::Bearer => "bearer",
+        }
+    }
+}
+
+/// What a source's body looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PayloadFormat {
+    /// The canonical alert schema v1: one alert, or a JSON array of them.
+    Canonical,
+    /// Prometheus Alertmanager webhook, version 4.
+    Alertmanager,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSettings {
+    #[serde(default = "default_verify")]
+    pub verify: VerifyScheme,
+    /// Accepted secrets (or bearer tokens); several at once allow rotation.
+    #[serde(default)]
+    pub secrets: Vec<SecretString>,
+    /// Names of environment variables each holding one more accepted secret.
+    #[serde(default)]
+    pub secrets_env: Vec<String>,
+    #[serde(default = "default_format")]
+    pub format: PayloadFormat,
+    /// `hmac-sha256` only: the header carrying `sha256=<hex>`.
+    #[serde(default = "default_signature_header")]
+    pub signature_header: String,
+    /// `alertmanager` only: the label holding the organization id.
+    #[serde(default = "default_organization_label")]
+    pub organization_label: String,
+    /// `alertmanager` only: organization id for alerts without that label (otherwise 400).
+    #[serde(default)]
+    pub default_organization: Option<String>,
+    /// `alertmanager` only: the label holding the severity.
+    #[serde(default = "default_severity_label")]
+    pub severity_label: String,
+}
+
+impl SourceSettings {
+    /// A source with these secrets and every other setting at its configuration default,
+    /// for code that builds a verifier without a file (the fuzz targets).
+    pub fn new(verify: VerifyScheme, format: PayloadFormat, secrets: &[&str]) -> SourceSettings {
+        SourceSettings {
+            verify,
+            secrets: secrets.iter().map(|s| SecretString::from(*s)).collect(),
+            secrets_env: vec![],
+            format,
+            signature_header: default_signature_header(),
+            organization_label: default_organization_label(),
+            default_organization: None,
+            severity_label: default_severity_label(),
+        }
+    }
+}
+
+fn default_verify() -> VerifyScheme {
+    VerifyScheme::StandardWebhooks
+}
+fn default_format() -> PayloadFormat {
+    PayloadFormat::Canonical
+}
+fn default_signature_header() -> String {
+    "X-Hub-Signature-256".into()
+}
+fn default_organization_label() -> String {
+    "organization".into()
+}
+fn default_severity_label() -> String {
+    "severity".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncroSettings {
+    /// API base, e.g. `https://acme.syncromsp.com/api/v1` (`RELAY_SYNCRO_URL`).
+    pub url: String,
+    /// API token; prefer `token_env` or `RELAY_SYNCRO_TOKEN`.
+    pub token: Option<SecretString>,
+    /// Name of an environment variable holding the token.
+    pub token_env: Option<String>,
+    /// Request budget per minute shared by every worker (Syncro allows 180 per IP).
+    pub requests_per_minute: u32,
+    /// Name of the shared budget in Redis [the prefix]. Syncro counts requests per source IP:
+    /// every worker (and `relayctl`) leaving through one egress IP must share one budget
+    /// name, and workers behind different IPs may each have their own
+    /// (`RELAY_SYNCRO_BUDGET`).
+    pub budget: Option<String>,
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+}
+
+impl Default for SyncroSettings {
+    fn default() -> Self {
+        SyncroSettings {
+            url: String::new(),
+            token: None,
+            token_env: None,
+            requests_per_minute: 180,
+            budget: None,
+            connect_timeout_ms: 5_000,
+            request_timeout_ms: 30_000,
+        }
+    }
+}
