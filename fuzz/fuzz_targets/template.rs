@@ -1,5 +1,5 @@
 //! Subject and note rendering: `processor::template::Template` on arbitrary template text,
-//! and the comment bodies of `processor::rules` (first comment, coalesced notes) for
+//! and the comment bodies of `processor::plan` (first comment, coalesced notes) for
 //! arbitrary alerts (any strings, not only what ingest validates).
 //!
 //! Properties: nothing panics, and every output is bounded:
@@ -14,7 +14,7 @@ use arbitrary::Arbitrary;
 use chrono::{DateTime, Utc};
 use libfuzzer_sys::fuzz_target;
 use processor::config::ProcessorConfig;
-use processor::rules::{self, SUBJECT_MAX_CHARS};
+use processor::plan::{self, SUBJECT_MAX_CHARS};
 use processor::template::{Template, PLACEHOLDERS};
 use shared::alert::{Alert, AlertStatus, Device, Organization, RuleRef, Severity};
 use shared::config::Settings;
@@ -183,24 +183,24 @@ fuzz_target!(|input: Input| {
         );
     }
 
-    let plan = rules::plan(config(), first);
+    let plan = plan::plan(config(), first);
     assert!(!plan.subject.is_empty(), "a subject is never empty");
     assert!(plan.subject.chars().count() <= SUBJECT_MAX_CHARS);
     assert!(plan.note.title.chars().count() <= SUBJECT_MAX_CHARS);
 
     let bound = |ms: &[&AlertMessage]| ms.iter().map(|m| 4 * size_of(m) + 1024).sum::<usize>();
-    let body = rules::first_comment_body(first, &plan);
+    let body = plan::first_comment_body(first, &plan);
     assert!(
         body.len() <= bound(&[first]),
         "first comment body unbounded"
     );
-    assert_eq!(rules::references_in(&body), [first.message_id()]);
+    assert_eq!(plan::references_in(&body), [first.message_id()]);
 
     let refs: Vec<&AlertMessage> = messages.iter().collect();
-    let note = rules::note_body(&refs, &plan, Some(&first.alert.organization));
+    let note = plan::note_body(&refs, &plan, Some(&first.alert.organization));
     assert!(note.len() <= bound(&refs), "note body unbounded");
     let mut expected: Vec<String> = refs.iter().map(|m| m.message_id()).collect();
-    let mut found: Vec<String> = rules::references_in(&note)
+    let mut found: Vec<String> = plan::references_in(&note)
         .into_iter()
         .map(str::to_string)
         .collect();

@@ -2,10 +2,9 @@
 //! tools call the same code. Both print to stdout on success and list problems on stderr;
 //! the exit status is 0 on success and 1 when anything is wrong.
 
-use crate::checks::check_online_report;
-use crate::config::{syncro_client_config, ProcessorConfig};
-use crate::explain;
-use crate::syncro::SyncroClient;
+use crate::config::checks::check_online_report;
+use crate::config::ProcessorConfig;
+use crate::plan::explain;
 use chrono::Utc;
 use serde_json::Value;
 use shared::alert::Alert;
@@ -13,6 +12,7 @@ use shared::config::{self, ConfigError, Settings};
 use shared::message::AlertMessage;
 use std::path::Path;
 use std::process::ExitCode;
+use syncro::{ClientConfig, SyncroClient};
 
 /// Source name given to a bare alert, which carries none.
 pub const EXPLAIN_SOURCE: &str = "explain";
@@ -33,7 +33,7 @@ pub async fn check_config(path: &Path, online: bool) -> ExitCode {
         println!("{}: no problems found", path.display());
         return ExitCode::SUCCESS;
     }
-    let client = match syncro_client_config(&settings)
+    let client = match ClientConfig::from_settings(&settings.syncro)
         .ok_or_else(|| "syncro.token: not set".to_string())
         .and_then(|c| SyncroClient::new(&c).map_err(|e| format!("syncro: {e}")))
     {

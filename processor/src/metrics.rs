@@ -1,13 +1,13 @@
 //! The processor's Prometheus metrics, with low-cardinality labels only (routes are templates
 //! such as `POST /tickets/{id}/comment`, never ids).
 
-use crate::syncro::{RequestEvent, RequestObserver};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use syncro::{RequestEvent, RequestObserver};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TierLabels {
@@ -74,7 +74,7 @@ pub struct Metrics {
     /// 1 while Redis answers.
     pub redis_up: Gauge,
     /// New tickets left without their organization's contract because the account ignores
-    /// `contract_id` (see [`crate::enrich`]).
+    /// `contract_id` (see [`crate::handler::enrich`]).
     pub contract_ignored: Counter,
     /// 1 once this worker found that the account ignores `contract_id` on tickets.
     pub contract_unsupported: Gauge,
@@ -82,7 +82,7 @@ pub struct Metrics {
     /// by), `none`, `failed` (the asset list could not be read).
     pub device_lookups: Family<OutcomeLabels, Counter>,
     /// The billable-user sync's runs, outcomes and counts.
-    pub billing: crate::billing::BillingMetrics,
+    pub billing: BillingMetrics,
 }
 
 impl Metrics {
@@ -112,7 +112,7 @@ impl Metrics {
             contract_ignored: Counter::default(),
             contract_unsupported: Gauge::default(),
             device_lookups: Family::default(),
-            billing: crate::billing::BillingMetrics::default(),
+            billing: BillingMetrics::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -247,6 +247,50 @@ impl RequestObserver for Metrics {
             .get_or_create(&RequestLabels {
                 route: event.route.to_string(),
                 status,
+            })
+            .inc();
+    }
+}
+
+/// The billable-user sync's metrics: `billing_runs_total`, `billing_outcomes_total{outcome}`
+/// and `billing_counts_total{result}` (counts consumed: `kept`, `older` or `undecodable`).
+#[derive(Debug, Default)]
+pub struct BillingMetrics {
+    /// Sync runs started (the lease was taken).
+    pub runs: Counter,
+    /// Organizations handled, by outcome.
+    pub outcomes: Family<OutcomeLabels, Counter>,
+    /// Counts taken from the queue, by what became of them.
+    pub counts: Family<ResultLabels, Counter>,
+}
+
+impl BillingMetrics {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register("billing_runs", "Billable-user sync runs", self.runs.clone());
+        registry.register(
+            "billing_outcomes",
+            "Organizations handled by the billable-user sync, by outcome",
+            self.outcomes.clone(),
+        );
+        registry.register(
+            "billing_counts",
+            "Billable-user counts consumed: kept, older (a newer one was stored) or undecodable",
+            self.counts.clone(),
+        );
+    }
+
+    pub fn count(&self, outcome: &str) {
+        self.outcomes
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn count_result(&self, result: &str) {
+        self.counts
+            .get_or_create(&ResultLabels {
+                result: result.to_string(),
             })
             .inc();
     }

@@ -1,93 +1,24 @@
 //! Wires a worker together and runs it until told to stop: Redis store and shared rate
 //! limiter, the rate-limited Syncro client, the broker (with the retry queues), the handler,
 //! the consumer loop, and the metrics endpoint; with a configuration file, SIGHUP reloads it
-//! ([`crate::reload`]). Parked alerts are released at start and after every reload.
+//! ([`crate::config::reload`]). Parked alerts are released at start and after every reload.
 
+use crate::config::reload::ConfigHandle;
 use crate::config::ProcessorConfig;
-use crate::consumer::Consumer;
-use crate::handler::{Handler, Shared};
+use crate::handler::{Handler, Services};
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
-use crate::reload::ConfigHandle;
+use crate::store::ratelimit::limited_client;
+use crate::store::ratelimit::RateLimiter;
 use crate::store::Store;
-use crate::syncro::{ClientConfig, RequestGate, Route, SyncroClient};
+use crate::worker::consumer::Consumer;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
-use secrecy::SecretString;
 use shared::amqp::{Broker, BrokerOptions, Topology};
 use shared::config::Settings;
 use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Admits Syncro requests through the deployment's shared budget, and spreads a 429 to every
-/// worker. When Redis is unreachable it waits for it: sending without the shared budget
-/// would risk a 429 storm across the fleet.
-struct LimiterGate {
-    limiter: RateLimiter,
-    metrics: Arc<Metrics>,
-}
-
-impl RequestGate for LimiterGate {
-    fn admit(&self, _route: Route) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(async move {
-            let mut backoff = Duration::from_millis(100);
-            loop {
-                match self.limiter.acquire().await {
-                    Ok(waited) => {
-                        self.metrics
-                            .rate_limit_wait_seconds
-                            .inc_by(waited.as_secs_f64());
-                        return;
-                    }
-                    Err(e) => {
-                        self.metrics.redis_up.set(0);
-                        tracing::warn!(error = %e, "rate limiter unavailable (Redis); waiting");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
-                    }
-                }
-            }
-        })
-    }
-
-    fn throttled(&self, retry_after: Option<Duration>) {
-        // Syncro documents no Retry-After: back off 5 s when it sends none.
-        let pause = retry_after.unwrap_or(Duration::from_secs(5));
-        let limiter = self.limiter.clone();
-        tokio::spawn(async move {
-            if let Err(e) = limiter.pause(pause).await {
-                tracing::warn!(error = %e, "could not share the 429 pause");
-            }
-        });
-    }
-}
-
-/// The Syncro client of a configuration, with its token, metrics and the shared limiter.
-pub fn syncro_client(
-    settings: &Settings,
-    limiter: Option<RateLimiter>,
-    metrics: Arc<Metrics>,
-) -> anyhow::Result<SyncroClient> {
-    let token = settings
-        .syncro
-        .token
-        .clone()
-        .unwrap_or_else(|| SecretString::from(String::new()));
-    let config = ClientConfig::new(settings.syncro.url.clone(), token).with_timeouts(
-        Duration::from_millis(settings.syncro.connect_timeout_ms),
-        Duration::from_millis(settings.syncro.request_timeout_ms),
-    );
-    let mut client = SyncroClient::new(&config)
-        .context("cannot build the Syncro client")?
-        .with_observer(metrics.clone());
-    if let Some(limiter) = limiter {
-        client = client.with_gate(Arc::new(LimiterGate { limiter, metrics }));
-    }
-    Ok(client)
-}
 
 /// Runs one worker until `shutdown` completes, then drains and returns.
 pub async fn run(
@@ -98,7 +29,7 @@ pub async fn run(
     run_reloadable(settings, config, shutdown, None).await
 }
 
-/// [`run`], and with `config_file` set, SIGHUP re-reads that file ([`crate::reload`]).
+/// [`run`], and with `config_file` set, SIGHUP re-reads that file ([`crate::config::reload`]).
 pub async fn run_reloadable(
     settings: Settings,
     config: ProcessorConfig,
@@ -110,7 +41,7 @@ pub async fn run_reloadable(
         .counting_takeovers(metrics.lease_takeovers.clone());
     let presence = tokio::spawn(store.clone().keep_presence());
     let limiter = RateLimiter::from_settings(store.clone(), &settings.syncro);
-    let syncro = syncro_client(&settings, Some(limiter), metrics.clone())?;
+    let syncro = limited_client(&settings, Some(limiter), metrics.clone())?;
     let topology = Topology::new(&settings.prefix).with_retry_tiers(&config.worker.retry_tiers());
     let broker = Broker::start(BrokerOptions {
         url: settings.amqp.url.clone(),
@@ -146,7 +77,7 @@ pub async fn run_reloadable(
         settings,
         config_file,
     ));
-    let handler = Handler::new(Shared {
+    let handler = Handler::new(Services {
         config,
         store,
         syncro,
@@ -189,14 +120,14 @@ async fn release_and_reload(
         },
         None => None,
     };
-    crate::parking::release_until_done(&broker, &store, &config, &metrics).await;
+    crate::worker::parking::release_until_done(&broker, &store, &config, &metrics).await;
     let (Some(mut hangups), Some(path)) = (hangups, config_file) else {
         return;
     };
     while hangups.recv().await.is_some() {
         tracing::info!(path = %path.display(), "SIGHUP: reloading the configuration");
-        if crate::reload::reload(&path, &settings, &config, &metrics) {
-            crate::parking::release_until_done(&broker, &store, &config, &metrics).await;
+        if crate::config::reload::reload(&path, &settings, &config, &metrics) {
+            crate::worker::parking::release_until_done(&broker, &store, &config, &metrics).await;
         }
     }
 }

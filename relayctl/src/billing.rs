@@ -13,7 +13,7 @@ use crate::context::Context;
 use clap::{Args, Subcommand};
 use processor::billing::scheduler::month_of;
 use processor::billing::store::BillingStore;
-use processor::billing::sync::{OrgOutcome, Outcome, Runner};
+use processor::billing::sync::{OrgOutcome, OrgResult, Runner};
 use processor::metrics::Metrics;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -143,7 +143,7 @@ async fn sync(runner: &Runner, now: bool, filter: &Filter) -> ExitCode {
             if report
                 .organizations
                 .iter()
-                .any(|o| o.outcome == Outcome::Error)
+                .any(|o| o.outcome == OrgResult::Error)
             {
                 ExitCode::FAILURE
             } else {

@@ -3,15 +3,15 @@
 
 use processor::config::ProcessorConfig;
 use processor::metrics::Metrics;
-use processor::ratelimit::RateLimiter;
+use processor::store::ratelimit::RateLimiter;
 use processor::store::Store;
-use processor::syncro::SyncroClient;
 use shared::amqp::{Broker, BrokerOptions, Topology};
 use shared::config::{self, Settings};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use syncro::SyncroClient;
 
 /// Longest wait for the first broker connection before a command gives up.
 const BROKER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -50,7 +50,11 @@ impl Context {
     pub fn syncro(&self) -> anyhow::Result<SyncroClient> {
         let store = self.store()?;
         let limiter = RateLimiter::from_settings(store, &self.settings.syncro);
-        processor::startup::syncro_client(&self.settings, Some(limiter), Arc::new(Metrics::new()))
+        processor::store::ratelimit::limited_client(
+            &self.settings,
+            Some(limiter),
+            Arc::new(Metrics::new()),
+        )
     }
 }
 

@@ -16,9 +16,9 @@ use clap::Subcommand;
 use matching::{Candidate, Org, Suggestion};
 use processor::config::MappingConfig;
 use processor::store::UnmappedOrg;
-use processor::syncro::{Customer, CustomerFilter};
 use serde::Serialize;
 use std::process::ExitCode;
+use syncro::{Customer, CustomerFilter};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

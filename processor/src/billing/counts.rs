@@ -6,9 +6,9 @@
 use super::store::BillingStore;
 use crate::metrics::Metrics;
 use futures_util::StreamExt;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
-use lapin::types::FieldTable;
+use lapin::options::BasicAckOptions;
 use shared::amqp::Broker;
+use shared::backoff::Backoff;
 use shared::billing::CountMessage;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,26 +32,8 @@ pub async fn run(
         if !broker.wait_connected(Duration::from_secs(1)).await {
             continue;
         }
-        let consumer = async {
-            let channel = broker.open_channel().await.map_err(|e| e.to_string())?;
-            channel
-                .basic_qos(PREFETCH, BasicQosOptions::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            let consumer = channel
-                .basic_consume(
-                    queue.as_str().into(),
-                    "".into(),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok::<_, String>((channel, consumer))
-        }
-        .await;
-        let (channel, mut consumer) = match consumer {
-            Ok(pair) => pair,
+        let mut consumption = match broker.consume(&queue, PREFETCH).await {
+            Ok(consumption) => consumption,
             Err(e) => {
                 tracing::warn!(error = %e, queue = %queue, "cannot consume counts; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -61,10 +43,10 @@ pub async fn run(
         loop {
             let delivery = tokio::select! {
                 _ = super::stopped(&mut stop) => {
-                    let _ = channel.close(200, "shutting down".into()).await;
+                    let _ = consumption.close("shutting down").await;
                     return;
                 }
-                delivery = consumer.next() => delivery,
+                delivery = consumption.consumer.next() => delivery,
             };
             let Some(Ok(delivery)) = delivery else {
                 break; // the connection went away: consume again once it is back
@@ -87,7 +69,7 @@ async fn fold(store: &BillingStore, metrics: &Metrics, body: &[u8]) {
             return;
         }
     };
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     loop {
         match store
             .put_count(&message.source, &message.count, message.received_at)
@@ -108,8 +90,7 @@ async fn fold(store: &BillingStore, metrics: &Metrics, body: &[u8]) {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot store a count (Redis); waiting");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                backoff.wait().await;
             }
         }
     }

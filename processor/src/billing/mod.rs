@@ -7,29 +7,26 @@
 //! - [`sync`]: one month's run for every organization ([`sync::decide`] is the pure decision,
 //!   [`sync::Runner`] reads, applies and records under the fleet-wide lease).
 //! - [`scheduler`]: when the month's run is due (sync day and time in the time zone), and the
-//!   per-worker loop that starts it; [`metrics`]: runs and outcomes.
+//!   per-worker loop that starts it; its metrics are in [`crate::metrics::BillingMetrics`].
 //!
 //! A worker runs [`spawn`]'s tasks beside its alert consumer; `relayctl billing` uses the same
 //! [`sync::Runner`].
 
-pub mod config;
 pub mod counts;
-pub mod metrics;
+pub mod outcome;
 pub mod scheduler;
 pub mod store;
 pub mod sync;
 
+use crate::config::BillingConfig;
 use crate::metrics::Metrics;
 use crate::store::Store;
-use crate::syncro::SyncroClient;
 use shared::amqp::Broker;
 use std::future::Future;
 use std::sync::Arc;
+use syncro::SyncroClient;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-pub use config::BillingConfig;
-pub use metrics::BillingMetrics;
 
 /// A task that is aborted when its handle is dropped, so a cancelled owner (a worker stopped
 /// or killed mid-way) leaves nothing running behind it.
@@ -38,14 +35,6 @@ pub struct AbortOnDrop(Option<JoinHandle<()>>);
 impl AbortOnDrop {
     pub fn spawn(task: impl Future<Output = ()> + Send + 'static) -> Self {
         AbortOnDrop(Some(tokio::spawn(task)))
-    }
-
-    /// Aborts the task and waits until it is gone.
-    pub async fn cancel(mut self) {
-        if let Some(handle) = self.0.take() {
-            handle.abort();
-            let _ = handle.await;
-        }
     }
 
     /// Waits for the task to end by itself.

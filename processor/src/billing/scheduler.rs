@@ -3,8 +3,8 @@
 //! month has no done marker, try to run it. The lease makes one worker run it; the others
 //! find it busy, then done.
 
-use super::config::BillingConfig;
 use super::sync::{RunError, Runner};
+use crate::config::billing::BillingConfig;
 use chrono::{DateTime, Datelike, Utc};
 use tokio::sync::watch;
 

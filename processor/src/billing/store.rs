@@ -7,13 +7,14 @@
 //! | `billing:done:{YYYY-MM}` | the month's summary, once every organization is done | exactly once per month |
 //! | `lock:{hash of "billing-sync"}` | the fleet-wide lease of a run ([`Store::lock`]) | one runner at a time |
 
-use super::sync::OrgOutcome;
+use super::outcome::OrgOutcome;
 use crate::store::{Lease, Result, Store};
 use chrono::{DateTime, Utc};
 use deadpool_redis::redis::{self, AsyncCommands};
 use serde::Serialize;
 use shared::billing::BillableCount;
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 /// How long a month's outcomes and marker are kept: long enough to answer "what did we bill
@@ -143,8 +144,15 @@ impl BillingStore {
         self.store.lock(LEASE_KEY, length).await
     }
 
-    pub async fn renew(&self, lease: &Lease, length: Duration) -> Result<bool> {
-        self.store.renew(lease, length).await
+    /// Runs `work` under the sync lease, kept alive; `lost` is set if it stops being ours.
+    pub async fn hold<T>(
+        &self,
+        lease: &Lease,
+        length: Duration,
+        lost: &AtomicBool,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        self.store.hold(lease, length, Some(lost), work).await
     }
 
     pub async fn release(&self, lease: Lease) -> Result<()> {

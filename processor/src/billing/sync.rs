@@ -14,45 +14,16 @@
 //! [`decide`] is the pure decision (also what `relayctl billing preview` prints); [`Runner`]
 //! reads, decides, applies and records.
 
-use super::config::{BillingConfig, OrgBilling};
+pub use super::outcome::{OrgOutcome, OrgResult, MAX_ATTEMPTS};
 use super::store::BillingStore;
+use crate::config::billing::{BillingConfig, OrgBilling};
 use crate::metrics::Metrics;
 use crate::store::StoreError;
-use crate::syncro::{LineItemFields, Schedule, SyncroClient, SyncroError};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
+use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-
-/// Runs of an organization ending in `error` within one month before it is left as is.
-pub const MAX_ATTEMPTS: u32 = 3;
-
-/// What the sync did (or would do) for an organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Updated,
-    Unchanged,
-    SkippedCountedType,
-    MissingSchedule,
-    MissingLine,
-    NoCount,
-    Error,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Updated => "updated",
-            Outcome::Unchanged => "unchanged",
-            Outcome::SkippedCountedType => "skipped_counted_type",
-            Outcome::MissingSchedule => "missing_schedule",
-            Outcome::MissingLine => "missing_line",
-            Outcome::NoCount => "no_count",
-            Outcome::Error => "error",
-        }
-    }
-}
+use syncro::{LineItemFields, Schedule, SyncroClient, SyncroError};
 
 /// The Syncro change a decision needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,50 +31,6 @@ pub enum Change {
     None,
     SetQuantity { line_id: i64 },
     AddLine(LineItemFields),
-}
-
-/// One organization's result (or, in a preview, its plan), as recorded and printed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OrgOutcome {
-    pub organization_id: String,
-    pub schedule_id: i64,
-    pub outcome: Outcome,
-    pub line_id: Option<i64>,
-    pub line_name: Option<String>,
-    pub old_quantity: Option<f64>,
-    pub new_quantity: Option<u64>,
-    /// The service line was added by the sync.
-    #[serde(default)]
-    pub added_line: bool,
-    /// In words, for people.
-    pub message: String,
-    /// Runs that ended in `error` this month.
-    #[serde(default)]
-    pub attempts: u32,
-    pub at: DateTime<Utc>,
-}
-
-impl OrgOutcome {
-    /// Whether the month's run is finished with this organization.
-    pub fn is_final(&self) -> bool {
-        self.outcome != Outcome::Error || self.attempts >= MAX_ATTEMPTS
-    }
-
-    fn new(org: &str, schedule_id: i64, outcome: Outcome, message: String) -> Self {
-        OrgOutcome {
-            organization_id: org.to_string(),
-            schedule_id,
-            outcome,
-            line_id: None,
-            line_name: None,
-            old_quantity: None,
-            new_quantity: None,
-            added_line: false,
-            message,
-            attempts: 0,
-            at: Utc::now(),
-        }
-    }
 }
 
 /// What to do for one organization, given its count and its schedule (`None`: Syncro has no
@@ -119,20 +46,20 @@ pub fn decide(
     let Some(count) = count else {
         let message = "no billable-user count has been received for this organization".into();
         return (
-            OrgOutcome::new(org_id, sid, Outcome::NoCount, message),
+            OrgOutcome::new(org_id, sid, OrgResult::NoCount, message),
             Change::None,
         );
     };
     let Some(schedule) = schedule else {
         let message = format!("schedule {sid} does not exist in Syncro");
-        let mut o = OrgOutcome::new(org_id, sid, Outcome::MissingSchedule, message);
+        let mut o = OrgOutcome::new(org_id, sid, OrgResult::MissingSchedule, message);
         o.new_quantity = Some(count);
         return (o, Change::None);
     };
     let Some(service) = config.service_of(org) else {
         let message = "no service configured (billing.default_service)".into();
         return (
-            OrgOutcome::new(org_id, sid, Outcome::MissingLine, message),
+            OrgOutcome::new(org_id, sid, OrgResult::MissingLine, message),
             Change::None,
         );
     };
@@ -141,7 +68,7 @@ pub fn decide(
         if !org.add_default_line {
             let message =
                 format!("schedule {sid} has no {service} and add_default_line is off; nothing set");
-            let mut o = OrgOutcome::new(org_id, sid, Outcome::MissingLine, message);
+            let mut o = OrgOutcome::new(org_id, sid, OrgResult::MissingLine, message);
             o.new_quantity = Some(count);
             return (o, Change::None);
         }
@@ -152,24 +79,24 @@ pub fn decide(
             ..LineItemFields::default()
         };
         match service {
-            super::config::ServiceRef::Product(id) => fields.product_id = Some(*id),
-            super::config::ServiceRef::Name(name) => fields.name = Some(name.clone()),
+            crate::config::billing::ServiceRef::Product(id) => fields.product_id = Some(*id),
+            crate::config::billing::ServiceRef::Name(name) => fields.name = Some(name.clone()),
         }
         let message = format!("adds {service} to schedule {sid} with quantity {count}");
-        let mut o = OrgOutcome::new(org_id, sid, Outcome::Updated, message);
+        let mut o = OrgOutcome::new(org_id, sid, OrgResult::Updated, message);
         o.new_quantity = Some(count);
         o.added_line = true;
         o.line_name = fields.name.clone();
         return (o, Change::AddLine(fields));
     };
-    let mut o = OrgOutcome::new(org_id, sid, Outcome::Unchanged, String::new());
+    let mut o = OrgOutcome::new(org_id, sid, OrgResult::Unchanged, String::new());
     o.line_id = Some(line.id);
     o.line_name = line.name.clone();
     o.old_quantity = line.quantity;
     o.new_quantity = Some(count);
     let name = line.name.as_deref().unwrap_or("(unnamed)");
     if line.is_counted() {
-        o.outcome = Outcome::SkippedCountedType;
+        o.outcome = OrgResult::SkippedCountedType;
         o.message = format!(
             "line {} {name:?} has recurring type {}, whose quantity Syncro counts itself; not set",
             line.id,
@@ -184,7 +111,7 @@ pub fn decide(
         o.message = format!("line {} {name:?} already has quantity {count}", line.id);
         return (o, Change::None);
     }
-    o.outcome = Outcome::Updated;
+    o.outcome = OrgResult::Updated;
     o.message = format!(
         "line {} {name:?}: quantity {} -> {count}",
         line.id,
@@ -271,34 +198,15 @@ impl Runner {
     pub async fn run_month(&self, month: &str, only: Option<&str>) -> Result<RunReport, RunError> {
         let length = self.config.lease;
         let lease = self.store.lease(length).await?.ok_or(RunError::Busy)?;
-        let lease = Arc::new(lease);
-        let lost = Arc::new(AtomicBool::new(false));
-        // Aborted when dropped: a runner that is cancelled (its worker killed) stops renewing,
-        // so the lease expires and another worker resumes.
-        let renewer = {
-            let (store, lease, lost) = (self.store.clone(), lease.clone(), lost.clone());
-            super::AbortOnDrop::spawn(async move {
-                loop {
-                    tokio::time::sleep(length / 3).await;
-                    match store.renew(&lease, length).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            lost.store(true, Ordering::SeqCst);
-                            return;
-                        }
-                        Err(e) => tracing::warn!(error = %e, "cannot renew the billing sync lease"),
-                    }
-                }
-            })
-        };
+        let lost = AtomicBool::new(false);
         self.metrics.billing.runs.inc();
         tracing::info!(month, "billing sync run starting");
-        let result = self.run_locked(month, only, &lost).await;
-        renewer.cancel().await;
-        if let Some(lease) = Arc::into_inner(lease) {
-            if let Err(e) = self.store.release(lease).await {
-                tracing::warn!(error = %e, "cannot release the billing sync lease (it expires)");
-            }
+        // A runner that is cancelled (its worker killed) stops renewing with it, so the lease
+        // expires and another worker resumes.
+        let run = self.run_locked(month, only, &lost);
+        let result = self.store.hold(&lease, length, &lost, run).await;
+        if let Err(e) = self.store.release(lease).await {
+            tracing::warn!(error = %e, "cannot release the billing sync lease (it expires)");
         }
         if let Ok(report) = &result {
             tracing::info!(
@@ -352,11 +260,11 @@ impl Runner {
             if let Err(e) = applied {
                 outcome = syncro_failure(org_id, org, &e);
             }
-            if outcome.outcome == Outcome::Error {
+            if outcome.outcome == OrgResult::Error {
                 outcome.attempts = done.get(org_id).map_or(0, |o| o.attempts) + 1;
             }
             self.store.set_outcome(month, &outcome).await?;
-            self.metrics.billing.count(outcome.outcome);
+            self.metrics.billing.count(outcome.outcome.as_str());
             log_outcome(&outcome);
             report.handled += 1;
             report.organizations.push(outcome);
@@ -384,7 +292,7 @@ fn syncro_failure(org_id: &str, org: &OrgBilling, error: &SyncroError) -> OrgOut
     OrgOutcome::new(
         org_id,
         org.schedule_id,
-        Outcome::Error,
+        OrgResult::Error,
         format!("Syncro: {error}"),
     )
 }
@@ -392,7 +300,7 @@ fn syncro_failure(org_id: &str, org: &OrgBilling, error: &SyncroError) -> OrgOut
 fn log_outcome(o: &OrgOutcome) {
     let outcome = o.outcome.as_str();
     match o.outcome {
-        Outcome::Updated | Outcome::Unchanged => {
+        OrgResult::Updated | OrgResult::Unchanged => {
             tracing::info!(organization = %o.organization_id, schedule_id = o.schedule_id, outcome, "{}", o.message)
         }
         _ => {
@@ -404,8 +312,8 @@ fn log_outcome(o: &OrgOutcome) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::billing::config::ServiceRef;
-    use crate::syncro::ScheduleLineItem;
+    use crate::config::billing::ServiceRef;
+    use syncro::ScheduleLineItem;
 
     fn line(
         id: i64,
@@ -453,25 +361,25 @@ mod tests {
             let s = lines.map(schedule);
             decide(&config, "o", &org, count, s.as_ref())
         };
-        assert_eq!(decide_with(None, None).0.outcome, Outcome::NoCount);
+        assert_eq!(decide_with(None, None).0.outcome, OrgResult::NoCount);
         assert_eq!(
             decide_with(Some(4), None).0.outcome,
-            Outcome::MissingSchedule
+            OrgResult::MissingSchedule
         );
         assert_eq!(
             decide_with(Some(4), Some(vec![other.clone()])).0.outcome,
-            Outcome::MissingLine
+            OrgResult::MissingLine
         );
         let (o, change) = decide_with(Some(40), Some(vec![other.clone(), seats.clone()]));
-        assert_eq!((o.outcome, change), (Outcome::Unchanged, Change::None));
+        assert_eq!((o.outcome, change), (OrgResult::Unchanged, Change::None));
         let (o, change) = decide_with(Some(42), Some(vec![other, seats]));
-        assert_eq!(o.outcome, Outcome::Updated);
+        assert_eq!(o.outcome, OrgResult::Updated);
         assert_eq!(o.old_quantity, Some(40.0));
         assert_eq!(change, Change::SetQuantity { line_id: 2 });
         let counted = line(3, "M365", Some(456), 9.0, Some(10));
         assert_eq!(
             decide_with(Some(42), Some(vec![counted])).0.outcome,
-            Outcome::SkippedCountedType
+            OrgResult::SkippedCountedType
         );
     }
 
@@ -481,7 +389,7 @@ mod tests {
         let s = schedule(vec![]);
         let (o, change) = decide(&config, "o", &org, Some(5), Some(&s));
         assert!(o.added_line);
-        assert_eq!(o.outcome, Outcome::Updated);
+        assert_eq!(o.outcome, OrgResult::Updated);
         let Change::AddLine(fields) = change else {
             panic!("adds a line")
         };
@@ -493,11 +401,11 @@ mod tests {
 
     #[test]
     fn errors_are_final_only_after_the_last_attempt() {
-        let mut o = OrgOutcome::new("o", 1, Outcome::Error, String::new());
+        let mut o = OrgOutcome::new("o", 1, OrgResult::Error, String::new());
         o.attempts = 1;
         assert!(!o.is_final());
         o.attempts = MAX_ATTEMPTS;
         assert!(o.is_final());
-        assert!(OrgOutcome::new("o", 1, Outcome::NoCount, String::new()).is_final());
+        assert!(OrgOutcome::new("o", 1, OrgResult::NoCount, String::new()).is_final());
     }
 }

@@ -14,12 +14,9 @@ use super::letter::Letter;
 use anyhow::Context as _;
 use futures_util::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions,
-};
+use lapin::options::{BasicAckOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::Channel;
-use shared::amqp::Broker;
+use shared::amqp::{Broker, Consumption};
 use std::time::Duration;
 
 /// How long without a delivery ends a browse that got fewer messages than the queue counted
@@ -39,7 +36,8 @@ pub struct Held {
 
 /// The messages of a queue, held until [`Browse::close`].
 pub struct Browse {
-    channel: Channel,
+    /// The consumer holding the messages; none when the queue was empty.
+    consumption: Option<Consumption>,
     /// The queue's messages in queue order.
     pub held: Vec<Held>,
     acked: usize,
@@ -49,59 +47,52 @@ impl Browse {
     /// Takes every message that was ready in `queue` when it started (messages arriving
     /// meanwhile are left for the next run).
     pub async fn open(broker: &Broker, queue: &str) -> anyhow::Result<Browse> {
-        let channel = broker
-            .open_channel()
-            .await
-            .context("cannot open a channel")?;
-        let declared = channel
-            .queue_declare(
-                queue.into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .with_context(|| format!("the queue {queue} cannot be read"))?;
-        let expected = declared.message_count() as usize;
-        let mut held = Vec::with_capacity(expected);
-        if expected > 0 {
-            // No prefetch limit: every message stays with us until the channel closes.
-            channel
-                .basic_qos(0, BasicQosOptions::default())
+        let expected = {
+            let channel = broker
+                .open_channel()
                 .await
-                .context("basic.qos")?;
-            let mut consumer = channel
-                .basic_consume(
+                .context("cannot open a channel")?;
+            let declared = channel
+                .queue_declare(
                     queue.into(),
-                    "".into(),
-                    BasicConsumeOptions::default(),
+                    QueueDeclareOptions {
+                        passive: true,
+                        ..QueueDeclareOptions::default()
+                    },
                     FieldTable::default(),
                 )
                 .await
-                .with_context(|| format!("cannot consume from {queue}"))?;
-            while held.len() < expected {
-                match tokio::time::timeout(IDLE, consumer.next()).await {
-                    Ok(Some(Ok(delivery))) => held.push(Held {
-                        letter: Letter::read(&delivery.properties, &delivery.data),
-                        delivery,
-                    }),
-                    Ok(Some(Err(e))) => return Err(e).context("the browse consumer failed"),
-                    Ok(None) | Err(_) => break,
-                }
-            }
-            // Later arrivals stay in the queue; any already sent to us return on close.
-            channel
-                .basic_cancel(
-                    consumer.tag().as_str().into(),
-                    BasicCancelOptions::default(),
-                )
-                .await
-                .context("basic.cancel")?;
+                .with_context(|| format!("the queue {queue} cannot be read"))?;
+            let _ = channel.close(200, "counted".into()).await;
+            declared.message_count() as usize
+        };
+        let mut held = Vec::with_capacity(expected);
+        if expected == 0 {
+            return Ok(Browse {
+                consumption: None,
+                held,
+                acked: 0,
+            });
         }
+        // No prefetch limit: every message stays with us until the channel closes.
+        let mut consumption = broker
+            .consume(queue, 0)
+            .await
+            .with_context(|| format!("cannot consume from {queue}"))?;
+        while held.len() < expected {
+            match tokio::time::timeout(IDLE, consumption.consumer.next()).await {
+                Ok(Some(Ok(delivery))) => held.push(Held {
+                    letter: Letter::read(&delivery.properties, &delivery.data),
+                    delivery,
+                }),
+                Ok(Some(Err(e))) => return Err(e).context("the browse consumer failed"),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        // Later arrivals stay in the queue; any already sent to us return on close.
+        consumption.cancel().await.context("basic.cancel")?;
         Ok(Browse {
-            channel,
+            consumption: Some(consumption),
             held,
             acked: 0,
         })
@@ -126,7 +117,10 @@ impl Browse {
         if self.acked > 0 {
             tokio::time::sleep(SETTLE_GRACE).await;
         }
-        if let Err(e) = self.channel.close(200, "browse done".into()).await {
+        let Some(consumption) = self.consumption else {
+            return;
+        };
+        if let Err(e) = consumption.close("browse done").await {
             tracing::warn!(error = %e, "closing the browse channel failed; the connection's close returns the messages");
         }
     }

@@ -8,10 +8,13 @@
 use chrono::{DateTime, Utc};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::BasicProperties;
-use processor::consumer::{ATTEMPTS_HEADER, ERROR_HEADER, ERROR_KIND_HEADER, FAILED_AT_HEADER};
 use serde::Serialize;
 use shared::amqp::topology::{header_i64, header_str, DELIVERY_LIMIT};
-use shared::message::{AlertMessage, ALERT_ID_HEADER, SOURCE_HEADER};
+use shared::envelope::{
+    ALERT_ID_HEADER, ATTEMPTS_HEADER, ERROR_HEADER, ERROR_KIND_HEADER, FAILED_AT_HEADER,
+    SOURCE_HEADER,
+};
+use shared::message::AlertMessage;
 
 /// Shown for a value the message does not tell.
 pub const UNKNOWN: &str = "?";

@@ -14,18 +14,17 @@ use super::report::{letter_row, print_json, print_table, LETTER_COLUMNS};
 use crate::context::Context;
 use anyhow::Context as _;
 use clap::Args;
-use processor::rules;
+use processor::plan;
 use processor::store::Store;
 use serde::Serialize;
-use shared::amqp::topology::{header_i64, header_str, WORK_KEY};
-use shared::amqp::{Broker, HeaderValue, Outgoing};
-use shared::message::{ALERT_ID_HEADER, SCHEMA_HEADER, SCHEMA_VERSION, SOURCE_HEADER};
+use shared::amqp::topology::WORK_KEY;
+use shared::amqp::{Broker, Outgoing};
+use shared::envelope;
 use std::collections::HashSet;
 use std::process::ExitCode;
 use std::time::Duration;
 
 /// Header added to a replayed message: when it was replayed (RFC 3339).
-pub const REPLAYED_AT_HEADER: &str = "x-relay-replayed-at";
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
@@ -119,7 +118,7 @@ pub async fn plan(
             actions.push(Action::AlreadyHandled);
             continue;
         }
-        let plan = rules::plan(&context.config, message);
+        let plan = plan::plan(&context.config, message);
         let Some(key) = plan.group_key() else {
             actions.push(Action::Ignored);
             continue;
@@ -309,27 +308,8 @@ async fn dry_run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The work-queue copy of a dead letter: same id and body, the ingest headers, no attempts
-/// (a replay starts over), and when it was replayed.
+/// The work-queue copy of a dead letter; see [`envelope::replayed`].
 fn work_copy(delivery: &lapin::message::Delivery, message_id: &str) -> Outgoing {
     let headers = delivery.properties.headers().clone().unwrap_or_default();
-    let mut out: Vec<(&'static str, HeaderValue)> = vec![(
-        SCHEMA_HEADER,
-        HeaderValue::Int(header_i64(&headers, SCHEMA_HEADER).unwrap_or(SCHEMA_VERSION)),
-    )];
-    for key in [SOURCE_HEADER, ALERT_ID_HEADER] {
-        if let Some(value) = header_str(&headers, key) {
-            out.push((key, HeaderValue::Str(value)));
-        }
-    }
-    out.push((
-        REPLAYED_AT_HEADER,
-        HeaderValue::Str(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-    ));
-    Outgoing {
-        routing_key: WORK_KEY.to_string(),
-        message_id: message_id.to_string(),
-        body: delivery.data.clone(),
-        headers: out,
-    }
+    envelope::replayed(&delivery.data, message_id, &headers, WORK_KEY)
 }

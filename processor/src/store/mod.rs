@@ -12,47 +12,34 @@
 //! | `creating:{hash}` | the alert creating the group's ticket | a creator that died after Syncro created the ticket is found out |
 //! | `unmapped:{org id}`, `unmapped` | organizations seen without a mapping, and how many of their alerts are parked | so ops can map them later |
 //! | `lease:{name}` | a fleet-wide lease on a task (`release-parked`) | one worker at a time |
-//! | `presence:{instance}` | the Redis run and client id of a process's own connection | a dead process's leases are taken over at once ([`crate::lease`]) |
+//! | `presence:{instance}` | the Redis run and client id of a process's own connection | a dead process's leases are taken over at once ([`crate::store::lease`]) |
 //!
 //! Every failure is a [`StoreError`]: the caller treats Redis as unavailable, keeps the message
 //! unacknowledged and waits for Redis to come back. Nothing is decided on a guess.
 
 use chrono::{DateTime, Utc};
 use deadpool_redis::redis::{self, AsyncCommands};
-use deadpool_redis::{Config as PoolConfig, Pool, Runtime};
-use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::lease::Holders;
-pub use crate::lease::Lease;
-use prometheus_client::metrics::counter::Counter;
+mod connection;
+pub mod lease;
+pub mod ratelimit;
+
+pub use connection::{Result, Store, StoreError};
+pub use lease::Lease;
+pub use ratelimit::RateLimiter;
 
 /// How long an alert's outcome is remembered: longer than any sensible dead-letter replay.
 pub const DONE_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How long an unresolved intent is kept (it only matters for a redelivery).
 pub const INTENT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("Redis is unavailable: {0}")]
-    Pool(#[from] deadpool_redis::PoolError),
-    #[error("Redis command failed: {0}")]
-    Redis(#[from] redis::RedisError),
-    #[error("a stored record cannot be decoded: {0}")]
-    Decode(#[from] serde_json::Error),
-    #[error("cannot configure the Redis pool: {0}")]
-    Config(String),
-}
-
-pub type Result<T, E = StoreError> = std::result::Result<T, E>;
-
 /// What became of a handled alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Outcome {
+pub enum Handled {
     /// It created this ticket (as its first comment).
     Created { ticket_id: i64 },
     /// It was added to this ticket as (part of) a note.
@@ -115,96 +102,15 @@ pub struct UnmappedOrg {
     pub parked: u64,
 }
 
-/// Handle on the shared state; cheap to clone.
-#[derive(Clone)]
-pub struct Store {
-    pool: Pool,
-    /// For the presence connection, which must be this process's own ([`crate::lease`]).
-    client: redis::Client,
-    prefix: String,
-    holders: Arc<Holders>,
-    takeovers: Counter,
-}
-
 impl Store {
-    /// A pool on `url`; connections are made on first use, so this succeeds while Redis is
-    /// down (the worker then waits for it rather than failing to start).
-    pub fn new(url: &SecretString, prefix: &str) -> Result<Store> {
-        let mut config = PoolConfig::from_url(url.expose_secret());
-        config.pool = Some(deadpool_redis::PoolConfig {
-            max_size: 32,
-            timeouts: deadpool_redis::Timeouts {
-                wait: Some(Duration::from_secs(5)),
-                create: Some(Duration::from_secs(3)),
-                recycle: Some(Duration::from_secs(3)),
-            },
-            ..Default::default()
-        });
-        let pool = config
-            .create_pool(Some(Runtime::Tokio1))
-            .map_err(|e| StoreError::Config(e.to_string()))?;
-        let client = redis::Client::open(url.expose_secret()).map_err(|e| {
-            StoreError::Config(format!("the Redis URL cannot be used ({:?})", e.kind()))
-        })?;
-        Ok(Store {
-            pool,
-            client,
-            prefix: prefix.to_string(),
-            holders: Arc::new(Holders::new()),
-            takeovers: Counter::default(),
-        })
-    }
-
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
-    /// Counts leases taken over from dead holders ([`crate::lease`]) in `counter`.
-    pub fn counting_takeovers(mut self, counter: Counter) -> Store {
-        self.takeovers = counter;
-        self
-    }
-
-    pub(crate) fn takeovers(&self) -> &Counter {
-        &self.takeovers
-    }
-
-    pub(crate) fn holders(&self) -> &Holders {
-        &self.holders
-    }
-
-    pub(crate) fn client(&self) -> &redis::Client {
-        &self.client
-    }
-
-    pub(crate) fn key(&self, parts: &[&str]) -> String {
-        let mut key = self.prefix.clone();
-        for part in parts {
-            key.push(':');
-            key.push_str(part);
-        }
-        key
-    }
-
-    pub(crate) async fn conn(&self) -> Result<deadpool_redis::Connection> {
-        Ok(self.pool.get().await?)
-    }
-
-    /// Succeeds when Redis answers.
-    pub async fn ping(&self) -> Result<()> {
-        let mut conn = self.conn().await?;
-        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
-        Ok(())
-    }
-
-    pub async fn outcome(&self, message_id: &str) -> Result<Option<Outcome>> {
+    pub async fn outcome(&self, message_id: &str) -> Result<Option<Handled>> {
         let mut conn = self.conn().await?;
         let raw: Option<String> = conn.get(self.key(&["done", message_id])).await?;
         Ok(raw.map(|r| serde_json::from_str(&r)).transpose()?)
     }
 
     /// Records an alert's outcome and drops its intent, atomically.
-    pub async fn finish(&self, message_id: &str, outcome: &Outcome) -> Result<()> {
+    pub async fn finish(&self, message_id: &str, outcome: &Handled) -> Result<()> {
         let mut conn = self.conn().await?;
         let value = serde_json::to_string(outcome)?;
         redis::pipe()

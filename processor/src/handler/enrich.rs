@@ -31,164 +31,18 @@
 //! delay a security alert for an enrichment (a failed list is not cached, so the next ticket
 //! tries again).
 
+use crate::config::ContractsConfig;
 use crate::metrics::Metrics;
-use crate::rules::describe_device;
-use crate::syncro::{normalize_mac, Asset, AssetFilter, SyncroClient, Ticket, TicketUpdate};
-use serde::Deserialize;
+use crate::plan::text::describe_device;
 use shared::alert::{Alert, Device};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use syncro::{normalize_mac, Asset, AssetFilter, SyncroClient, Ticket, TicketUpdate};
 
-/// Default of `contracts.asset_cache_secs`.
-const DEFAULT_ASSET_CACHE_SECS: u64 = 900;
-/// Longest `contracts.asset_cache_secs` accepted: a day-old asset list misses new machines.
-const MAX_ASSET_CACHE_SECS: u64 = 86_400;
 /// Page size asked for when listing assets (Syncro's cap, unconfirmed, is 100).
-const ASSET_PAGE_SIZE: u32 = 100;
-
-/// `[contracts]`, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContractsConfig {
-    /// The wizard's "Add Agreements / Contracts to Tickets" toggle.
-    pub add_to_tickets: bool,
-    /// Attach the customer's asset matching the alert's device to new tickets.
-    pub attach_devices: bool,
-    /// How long a customer's asset list is reused before it is read again.
-    pub asset_cache_secs: u64,
-    /// Organization id → the Syncro contract of its tickets.
-    pub organizations: BTreeMap<String, i64>,
-}
-
-impl Default for ContractsConfig {
-    fn default() -> Self {
-        ContractsConfig {
-            add_to_tickets: false,
-            attach_devices: true,
-            asset_cache_secs: DEFAULT_ASSET_CACHE_SECS,
-            organizations: BTreeMap::new(),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawContracts {
-    #[serde(default)]
-    add_to_tickets: bool,
-    #[serde(default = "yes")]
-    attach_devices: bool,
-    #[serde(default = "default_cache_secs")]
-    asset_cache_secs: u64,
-    #[serde(default)]
-    organizations: BTreeMap<String, toml::Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawOrganization {
-    contract_id: Option<i64>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn default_cache_secs() -> u64 {
-    DEFAULT_ASSET_CACHE_SECS
-}
-
-impl ContractsConfig {
-    /// Parses `[contracts]` (absent: the defaults), pushing every problem. `mapping` is the
-    /// `[mapping]` section's organization → customer map when it parsed, so a contract can be
-    /// tied to a mapped organization; `ignored` its ignored organizations. On problems the
-    /// defaults are returned (the configuration is rejected anyway).
-    pub fn from_section(
-        section: &Option<toml::Table>,
-        mapped: Option<&BTreeMap<String, i64>>,
-        ignored: Option<&std::collections::BTreeSet<String>>,
-        problems: &mut Vec<String>,
-    ) -> ContractsConfig {
-        let Some(table) = section else {
-            return ContractsConfig::default();
-        };
-        let raw: RawContracts = match toml::Value::Table(table.clone()).try_into() {
-            Ok(raw) => raw,
-            Err(e) => {
-                problems.push(crate::config::describe_toml_error(
-                    "contracts",
-                    &e.to_string(),
-                ));
-                return ContractsConfig::default();
-            }
-        };
-        let before = problems.len();
-        if !(1..=MAX_ASSET_CACHE_SECS).contains(&raw.asset_cache_secs) {
-            problems.push(format!(
-                "contracts.asset_cache_secs: must be between 1 and {MAX_ASSET_CACHE_SECS}"
-            ));
-        }
-        let mut organizations = BTreeMap::new();
-        for (org, value) in raw.organizations {
-            let key = format!("contracts.organizations[{org:?}]");
-            let entry: RawOrganization = match value.try_into() {
-                Ok(entry) => entry,
-                Err(e) => {
-                    problems.push(crate::config::describe_toml_error(&key, &e.to_string()));
-                    continue;
-                }
-            };
-            if ignored.is_some_and(|i| i.contains(&org)) {
-                problems.push(format!(
-                    "{key}: the organization is in mapping.ignored_organizations; its alerts \
-                     make no tickets"
-                ));
-            } else if mapped.is_some_and(|m| !m.contains_key(&org)) {
-                problems.push(format!(
-                    "{key}: the organization is not in mapping.organizations; map it to its \
-                     Syncro customer first (a contract belongs to one customer)"
-                ));
-            }
-            match entry.contract_id {
-                None => problems.push(format!("{key}.contract_id: required")),
-                Some(id) if id <= 0 => problems.push(format!(
-                    "{key}.contract_id: must be a Syncro id (a positive integer)"
-                )),
-                Some(id) => {
-                    organizations.insert(org, id);
-                }
-            }
-        }
-        if raw.add_to_tickets && organizations.is_empty() && problems.len() == before {
-            problems.push(
-                "contracts.add_to_tickets: on, but no organization has a contract; add \
-                 [contracts.organizations.\"<org id>\"] contract_id = <Syncro contract id>"
-                    .into(),
-            );
-        }
-        if problems.len() != before {
-            return ContractsConfig::default();
-        }
-        ContractsConfig {
-            add_to_tickets: raw.add_to_tickets,
-            attach_devices: raw.attach_devices,
-            asset_cache_secs: raw.asset_cache_secs,
-            organizations,
-        }
-    }
-
-    /// The contract new tickets of `organization` carry, when the toggle is on.
-    pub fn contract_for(&self, organization: &str) -> Option<i64> {
-        self.add_to_tickets
-            .then(|| self.organizations.get(organization).copied())
-            .flatten()
-    }
-
-    pub fn asset_cache_ttl(&self) -> Duration {
-        Duration::from_secs(self.asset_cache_secs)
-    }
-}
+pub(crate) const ASSET_PAGE_SIZE: u32 = 100;
 
 /// An asset reduced to what matching needs (RMM properties can be large; the cache keeps
 /// only this).
@@ -370,14 +224,14 @@ pub struct Enrichment {
 }
 
 /// One customer's cached asset list.
-struct CachedAssets {
+pub(crate) struct CachedAssets {
     fetched: Instant,
     assets: Arc<Vec<AssetKey>>,
 }
 
 /// Per customer: a slot whose async lock makes concurrent creations for one customer share
 /// one fetch.
-type Slot = Arc<tokio::sync::Mutex<Option<CachedAssets>>>;
+pub(crate) type Slot = Arc<tokio::sync::Mutex<Option<CachedAssets>>>;
 
 /// A worker's enrichment state. Configuration is passed to every call (never kept), so a
 /// reloaded configuration takes effect at once.
@@ -433,7 +287,7 @@ impl Enricher {
         client: &SyncroClient,
         customer_id: i64,
         ttl: Duration,
-    ) -> crate::syncro::Result<Arc<Vec<AssetKey>>> {
+    ) -> syncro::Result<Arc<Vec<AssetKey>>> {
         let slot = {
             // Poisoning needs a panic while the map is held, which nothing here can do.
             let mut map = self.assets.lock().unwrap_or_else(|e| e.into_inner());
@@ -562,6 +416,7 @@ impl Enricher {
 mod tests {
     use super::*;
     use crate::config::tests::{sections, GOOD};
+    use std::collections::BTreeMap;
 
     fn key(id: i64, name: &str, serial: &str, macs: &[&str]) -> AssetKey {
         AssetKey {

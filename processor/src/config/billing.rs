@@ -25,7 +25,7 @@ pub enum ServiceRef {
 
 impl ServiceRef {
     /// Whether a line of a schedule is this service.
-    pub fn matches(&self, line: &crate::syncro::ScheduleLineItem) -> bool {
+    pub fn matches(&self, line: &syncro::ScheduleLineItem) -> bool {
         match self {
             ServiceRef::Product(id) => line.product_id == Some(*id),
             ServiceRef::Name(name) => line

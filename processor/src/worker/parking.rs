@@ -12,16 +12,18 @@
 //! time (a Redis lease); a worker that finds the lease taken waits for it and then runs its
 //! own pass, so a reload is never lost behind another worker's older pass.
 
-use crate::consumer::copy_of;
+use crate::config::reload::ConfigHandle;
 use crate::metrics::Metrics;
-use crate::reload::ConfigHandle;
 use crate::store::{Store, StoreError};
 use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use shared::amqp::topology::{header_i64, PARKED_KEY, WORK_KEY};
+use shared::amqp::topology::{PARKED_KEY, WORK_KEY};
 use shared::amqp::{Broker, PublishError};
+use shared::backoff::Backoff;
+use shared::envelope;
 use shared::message::AlertMessage;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// Name of the fleet-wide lease on release passes.
 pub const RELEASE_LEASE: &str = "release-parked";
@@ -69,18 +71,20 @@ pub async fn release(
     // The configuration as it is once the lease is ours: a reload that landed while waiting
     // counts.
     let config = config.current();
-    let result = pass(broker, store, &config.mapping, metrics, &lease).await;
+    let lost = AtomicBool::new(false);
+    let pass = release_pass(broker, store, &config.mapping, metrics, &lost);
+    let result = store.hold(&lease, LEASE, Some(&lost), pass).await;
     // A lease that cannot be released expires by itself.
     let _ = store.unlock(lease).await;
     result
 }
 
-async fn pass(
+async fn release_pass(
     broker: &Broker,
     store: &Store,
     mapping: &crate::config::MappingConfig,
     metrics: &Metrics,
-    lease: &crate::store::Lease,
+    lost: &AtomicBool,
 ) -> Result<Released, ReleaseError> {
     let queue = broker.topology().parked_queue();
     let channel = broker.open_channel().await?;
@@ -97,13 +101,9 @@ async fn pass(
     // Only the messages there now: the ones sent to the back are not looked at twice.
     let waiting = declared.message_count();
     let mut done = Released::default();
-    let mut renewed = Instant::now();
     for _ in 0..waiting {
-        if renewed.elapsed() > LEASE / 3 {
-            if !store.renew(lease, LEASE).await? {
-                return Err(ReleaseError::LeaseLost);
-            }
-            renewed = Instant::now();
+        if lost.load(Ordering::SeqCst) {
+            return Err(ReleaseError::LeaseLost);
         }
         let Some(message) = channel
             .basic_get(queue.as_str().into(), BasicGetOptions::default())
@@ -119,10 +119,9 @@ async fn pass(
             .map(|m| m.alert.organization.id);
         let parks = org.as_deref().is_some_and(|id| mapping.parks(id));
         let key = if parks { PARKED_KEY } else { WORK_KEY };
-        let attempts = header_i64(&headers, crate::consumer::ATTEMPTS_HEADER)
-            .unwrap_or(0)
-            .max(0) as u32;
-        let copy = copy_of(delivery, &headers, key, attempts, None);
+        let attempts = envelope::attempts(&headers);
+        let id = envelope::message_id_of(delivery);
+        let copy = envelope::copy(&delivery.data, &id, &headers, key, attempts, None);
         broker.publish_confirmed(&[copy], CONFIRM_TIMEOUT).await?;
         delivery.ack(BasicAckOptions::default()).await?;
         if parks {
@@ -156,17 +155,14 @@ pub async fn release_until_done(
     config: &ConfigHandle,
     metrics: &Metrics,
 ) {
-    let mut backoff = Duration::from_secs(1);
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     loop {
         if broker.wait_connected(Duration::from_secs(30)).await {
             match release(broker, store, config, metrics).await {
                 Ok(_) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "release of parked alerts failed")
-                }
+                Err(e) => tracing::warn!(error = %e, "release of parked alerts failed; retrying"),
             }
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(30));
+        backoff.wait().await;
     }
 }

@@ -9,10 +9,10 @@
 //! not fail on Syncro's rate limit.
 
 use crate::config::{OnResolvedTicket, ProcessorConfig, ResolvedAlert};
-use crate::syncro::{Disposition, SyncroClient, SyncroError};
 use shared::alert::Severity;
 use std::future::Future;
 use std::time::Duration;
+use syncro::{Disposition, SyncroClient, SyncroError};
 
 /// Attempts per request before a retryable failure becomes a problem.
 const ATTEMPTS: u32 = 4;

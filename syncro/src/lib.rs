@@ -1,4 +1,5 @@
-//! The Syncro REST API v1 client used by the processor.
+//! The Syncro REST API v1 client: used by the processor's workers, `relayctl` and the
+//! contract tests. It knows nothing of alerts; it speaks Syncro.
 //!
 //! - [`client`]: [`SyncroClient`], one typed async method per operation over one request
 //!   pipeline (bearer token, timeouts, loose error parsing, an observer for metrics).
@@ -15,6 +16,7 @@
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod operations;
 pub mod pagination;
 pub mod route;
 pub mod types;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use secrecy::SecretString;
+use shared::config::SyncroSettings;
 
 /// How long to wait for a TCP (and TLS) connection by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -12,7 +13,7 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// ignores `page` and never returns an empty page).
 pub const DEFAULT_MAX_PAGES: u32 = 1000;
 
-/// What [`crate::syncro::SyncroClient::new`] needs. `Debug` shows the token as `[REDACTED]`.
+/// What [`crate::SyncroClient::new`] needs. `Debug` shows the token as `[REDACTED]`.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
     /// The account's API root, e.g. `https://acme.syncromsp.com/api/v1`. A URL without the
@@ -38,6 +39,16 @@ impl ClientConfig {
             user_agent: format!("alert-relay/{}", env!("CARGO_PKG_VERSION")),
             max_pages: DEFAULT_MAX_PAGES,
         }
+    }
+
+    /// The one builder from a deployment's `[syncro]` settings: its URL, token and
+    /// timeouts. `None` when no token is configured (the configuration check reports it).
+    pub fn from_settings(settings: &SyncroSettings) -> Option<Self> {
+        let token = settings.token.clone()?;
+        Some(Self::new(settings.url.clone(), token).with_timeouts(
+            Duration::from_millis(settings.connect_timeout_ms),
+            Duration::from_millis(settings.request_timeout_ms),
+        ))
     }
 
     pub fn with_timeouts(mut self, connect: Duration, request: Duration) -> Self {

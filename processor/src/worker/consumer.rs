@@ -6,7 +6,7 @@
 //!   ignored). A retry or dead-letter copy is published with a confirm before the original
 //!   is acknowledged, so a crash in between duplicates a message at worst, never loses one.
 //! - An alert of an unmapped organization under `unmapped = "park"` is published (with a
-//!   confirm) to the parked queue, then acknowledged; see [`crate::parking`].
+//!   confirm) to the parked queue, then acknowledged; see [`crate::worker::parking`].
 //! - Redis unavailable: the message is held (neither acknowledged nor requeued) and handled
 //!   again once Redis answers; as every handler holds, consumption pauses by itself.
 //! - The broker connection lost: unacknowledged messages go back to the queue; the loop
@@ -14,36 +14,27 @@
 //! - Shutdown: stop consuming, give in-flight messages `drain_timeout_secs`, then close;
 //!   whatever was not settled is redelivered to another worker.
 
-use crate::handler::{HandleError, Handler, Settled};
-use crate::syncro::{classify, Disposition, SyncroError};
+use crate::handler::{HandleError, Handler, Result as HandleResult, Settled};
 use futures_util::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::options::BasicAckOptions;
 use lapin::types::FieldTable;
-use shared::amqp::topology::{header_i64, header_str, DEAD_KEY, PARKED_KEY};
-use shared::amqp::{Broker, HeaderValue, Outgoing};
-use shared::message::{
-    AlertMessage, ALERT_ID_HEADER, SCHEMA_HEADER, SCHEMA_VERSION, SOURCE_HEADER,
-};
+use shared::amqp::topology::{header_str, DEAD_KEY, PARKED_KEY};
+use shared::amqp::{Broker, Outgoing};
+use shared::backoff::Backoff;
+use shared::envelope::{self, Failure, ALERT_ID_HEADER, SOURCE_HEADER};
+use shared::message::AlertMessage;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use syncro::{classify, Disposition, SyncroError};
 use tokio::task::JoinSet;
 use tracing::Instrument;
-
-/// Header: failed attempts so far.
-pub const ATTEMPTS_HEADER: &str = "x-relay-attempts";
-/// Dead-letter headers: why, what kind of failure, and when.
-pub const ERROR_HEADER: &str = "x-relay-error";
-pub const ERROR_KIND_HEADER: &str = "x-relay-error-kind";
-pub const FAILED_AT_HEADER: &str = "x-relay-failed-at";
 
 /// 429 answers handled by waiting in place before the message goes to a retry tier.
 const IN_PLACE_429_RETRIES: u32 = 3;
 /// Longest a publish of a retry or dead-letter copy may wait for its confirm.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest error text kept in a header.
-const MAX_ERROR_TEXT: usize = 1000;
 
 pub struct Consumer {
     pub handler: Handler,
@@ -55,43 +46,23 @@ impl Consumer {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let this = Arc::new(self);
         tokio::pin!(shutdown);
-        let config = this.handler.shared().config.current();
+        let config = this.handler.services().config.current();
         let settings = &config.worker;
-        let drain = Duration::from_secs(settings.drain_timeout_secs);
+        let drain = settings.drain_timeout();
         let prefetch = settings.prefetch;
         let queue = this.broker.topology().work_queue();
         let mut tasks = JoinSet::new();
         loop {
             // Wait for the broker (it reconnects by itself).
-            let channel = loop {
-                tokio::select! {
-                    _ = &mut shutdown => return Ok(()),
-                    connected = this.broker.wait_connected(Duration::from_secs(5)) => {
-                        if connected {
-                            match this.broker.open_channel().await {
-                                Ok(channel) => break channel,
-                                Err(e) => tracing::warn!(error = %e, "cannot open a channel; retrying"),
-                            }
-                        }
-                    }
-                }
+            let connected = tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                connected = this.broker.wait_connected(Duration::from_secs(5)) => connected,
             };
-            let consumer = async {
-                channel
-                    .basic_qos(prefetch, BasicQosOptions::default())
-                    .await?;
-                channel
-                    .basic_consume(
-                        queue.as_str().into(),
-                        "".into(),
-                        BasicConsumeOptions::default(),
-                        FieldTable::default(),
-                    )
-                    .await
+            if !connected {
+                continue;
             }
-            .await;
-            let mut consumer = match consumer {
-                Ok(consumer) => consumer,
+            let mut consumption = match this.broker.consume(&queue, prefetch).await {
+                Ok(consumption) => consumption,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot consume; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -103,9 +74,7 @@ impl Consumer {
                 tokio::select! {
                     _ = &mut shutdown => {
                         tracing::info!(in_flight = tasks.len(), "shutdown: no new messages; draining");
-                        let _ = channel
-                            .basic_cancel(consumer.tag().as_str().into(), BasicCancelOptions::default())
-                            .await;
+                        let _ = consumption.cancel().await;
                         let drained = tokio::time::timeout(drain, async {
                             while tasks.join_next().await.is_some() {}
                         })
@@ -114,11 +83,11 @@ impl Consumer {
                             tracing::warn!(left = tasks.len(), "drain bound reached; unsettled messages will be redelivered");
                             tasks.abort_all();
                         }
-                        let _ = channel.close(200, "shutting down".into()).await;
+                        let _ = consumption.close("shutting down").await;
                         return Ok(());
                     }
                     Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-                    delivery = consumer.next() => match delivery {
+                    delivery = consumption.consumer.next() => match delivery {
                         Some(Ok(delivery)) => {
                             let this = this.clone();
                             tasks.spawn(async move { this.process(delivery).await });
@@ -138,10 +107,9 @@ impl Consumer {
         }
     }
 
-    /// Settles one delivery: handle, then ack, retry or dead-letter.
+    /// Settles one delivery, on a span naming its alert.
     async fn process(&self, delivery: Delivery) {
-        let shared = self.handler.shared();
-        let metrics = &shared.metrics;
+        let metrics = &self.handler.services().metrics;
         metrics.consumed.inc();
         metrics.in_flight.inc();
         // Borrowed, not cloned: every held alert would keep a second copy of its headers.
@@ -151,7 +119,6 @@ impl Consumer {
             .headers()
             .as_ref()
             .unwrap_or(&no_headers);
-        let attempts = header_i64(headers, ATTEMPTS_HEADER).unwrap_or(0).max(0) as u32;
         let message_id = delivery
             .properties
             .message_id()
@@ -163,83 +130,99 @@ impl Consumer {
             source = header_str(headers, SOURCE_HEADER).unwrap_or_default(),
             message_id = message_id.as_deref().unwrap_or_default(),
         );
-        async {
-            let message = match decode(&delivery, headers) {
-                Ok(message) => Arc::new(message),
-                Err(why) => {
-                    Box::pin(self.dead_letter(&delivery, headers, attempts, "undecodable", &why))
-                        .await;
-                    return;
-                }
-            };
-            let message_id = message_id.unwrap_or_else(|| message.message_id());
-            let mut backoff_429 = Duration::from_secs(5);
-            let mut in_place_429 = 0;
-            let mut redis_backoff = Duration::from_millis(100);
-            loop {
-                match self.handler.handle(message.clone(), &message_id).await {
-                    Ok(Settled::Park) => {
-                        metrics.redis_up.set(1);
-                        // Boxed like `fail` below: its publish and Redis futures are large,
-                        // and inlined they would be held by every waiting alert's future.
-                        Box::pin(self.park(
-                            &delivery,
-                            headers,
-                            attempts,
-                            &message.alert.organization.id,
-                        ))
-                        .await;
-                        return;
-                    }
-                    Ok(settled) => {
-                        metrics.redis_up.set(1);
-                        if self.ack(&delivery).await {
-                            let latency = (chrono::Utc::now() - message.received_at)
-                                .to_std()
-                                .unwrap_or_default();
-                            metrics.processing_seconds.observe(latency.as_secs_f64());
-                            if settled != Settled::Noted && settled != Settled::Created {
-                                tracing::info!(outcome = ?settled, "alert settled");
-                            }
-                        }
-                        return;
-                    }
-                    Err(HandleError::Stopping) => return,
-                    Err(HandleError::Store(e)) => {
-                        metrics.redis_up.set(0);
-                        tracing::warn!(error = %e, retry_in = ?redis_backoff, "Redis unavailable; holding the message");
-                        tokio::time::sleep(redis_backoff).await;
-                        let max = Duration::from_millis(
-                            shared.config.current().worker.redis_retry_max_backoff_ms,
-                        );
-                        redis_backoff = (redis_backoff * 2).min(max);
-                    }
-                    Err(HandleError::Syncro(e)) => {
-                        let disposition = classify(&e);
-                        if e.status() == Some(429) && in_place_429 < IN_PLACE_429_RETRIES {
-                            // The limiter paused every worker; wait here instead of spending
-                            // one of the message's attempts.
-                            in_place_429 += 1;
-                            let wait = match disposition {
-                                Disposition::Retryable { retry_after: Some(after) } => after,
-                                _ => backoff_429,
-                            };
-                            backoff_429 = (backoff_429 * 2).min(Duration::from_secs(60));
-                            tracing::warn!(wait = ?wait, "Syncro answered 429; waiting");
-                            tokio::time::sleep(wait).await;
-                            continue;
-                        }
-                        // Boxed, like the handler's Syncro calls: this future waits in memory
-                        // for as long as its alert is being coalesced.
-                        Box::pin(self.fail(&delivery, headers, attempts, &e, disposition)).await;
-                        return;
+        self.settle(&delivery, headers, message_id)
+            .instrument(span)
+            .await;
+        metrics.in_flight.dec();
+    }
+
+    /// Decode, handle, then ack, park, retry or dead-letter.
+    async fn settle(&self, delivery: &Delivery, headers: &FieldTable, message_id: Option<String>) {
+        let attempts = envelope::attempts(headers);
+        let message = match envelope::decode(&delivery.data, headers) {
+            Ok(message) => Arc::new(message),
+            Err(why) => {
+                Box::pin(self.dead_letter(delivery, headers, attempts, "undecodable", &why)).await;
+                return;
+            }
+        };
+        let message_id = message_id.unwrap_or_else(|| message.message_id());
+        match self.handle_patiently(message.clone(), &message_id).await {
+            Ok(Settled::Park) => {
+                // Boxed like `fail` below: its publish and Redis futures are large, and
+                // inlined they would be held by every waiting alert's future.
+                let org = &message.alert.organization.id;
+                Box::pin(self.park(delivery, headers, attempts, org)).await;
+            }
+            Ok(settled) => {
+                if self.ack(delivery).await {
+                    let latency = (chrono::Utc::now() - message.received_at)
+                        .to_std()
+                        .unwrap_or_default();
+                    let metrics = &self.handler.services().metrics;
+                    metrics.processing_seconds.observe(latency.as_secs_f64());
+                    if settled != Settled::Noted && settled != Settled::Created {
+                        tracing::info!(outcome = ?settled, "alert settled");
                     }
                 }
             }
+            Err(HandleError::Stopping) => {}
+            // `handle_patiently` waits for Redis rather than give up on it.
+            Err(HandleError::Store(_)) => {}
+            Err(HandleError::Syncro(e)) => {
+                let disposition = classify(&e);
+                // Boxed, like the handler's Syncro calls: this future waits in memory for as
+                // long as its alert is being coalesced.
+                Box::pin(self.fail(delivery, headers, attempts, &e, disposition)).await;
+            }
         }
-        .instrument(span)
-        .await;
-        metrics.in_flight.dec();
+    }
+
+    /// Handles the alert, waiting in place while Redis is unavailable (the message is held,
+    /// so consumption pauses by itself) and through the first few 429s (the limiter paused
+    /// every worker: waiting here spends none of the message's attempts).
+    async fn handle_patiently(
+        &self,
+        message: Arc<AlertMessage>,
+        message_id: &str,
+    ) -> HandleResult<Settled> {
+        let services = self.handler.services();
+        let metrics = &services.metrics;
+        let mut backoff_429 = Backoff::new(Duration::from_secs(5), Duration::from_secs(60));
+        let mut in_place_429 = 0;
+        let mut redis_backoff = Backoff::new(
+            Duration::from_millis(100),
+            services.config.current().worker.redis_retry_max_backoff(),
+        );
+        loop {
+            match self.handler.handle(message.clone(), message_id).await {
+                Err(HandleError::Store(e)) => {
+                    metrics.redis_up.set(0);
+                    let wait = redis_backoff.next_delay();
+                    tracing::warn!(error = %e, retry_in = ?wait, "Redis unavailable; holding the message");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(HandleError::Syncro(e))
+                    if e.status() == Some(429) && in_place_429 < IN_PLACE_429_RETRIES =>
+                {
+                    in_place_429 += 1;
+                    let wait = match classify(&e) {
+                        Disposition::Retryable {
+                            retry_after: Some(after),
+                        } => after,
+                        _ => backoff_429.next_delay(),
+                    };
+                    tracing::warn!(wait = ?wait, "Syncro answered 429; waiting");
+                    tokio::time::sleep(wait).await;
+                }
+                other => {
+                    if other.is_ok() {
+                        metrics.redis_up.set(1);
+                    }
+                    return other;
+                }
+            }
+        }
     }
 
     async fn ack(&self, delivery: &Delivery) -> bool {
@@ -265,7 +248,7 @@ impl Consumer {
             .await
         {
             Ok(()) => {
-                let shared = self.handler.shared();
+                let shared = self.handler.services();
                 shared.metrics.parked.inc();
                 if let Err(e) = shared.store.count_parked(org_id, 1).await {
                     tracing::warn!(error = %e, "could not count the parked alert");
@@ -306,7 +289,7 @@ impl Consumer {
                     Ok(()) => {
                         let delay = topology.retry_tiers()[tier];
                         self.handler
-                            .shared()
+                            .services()
                             .metrics
                             .retried
                             .get_or_create(&crate::metrics::TierLabels {
@@ -341,7 +324,13 @@ impl Consumer {
         kind: &str,
         why: &str,
     ) {
-        let copy = copy_of(delivery, headers, DEAD_KEY, attempts, Some((kind, why)));
+        let copy = copy_of(
+            delivery,
+            headers,
+            DEAD_KEY,
+            attempts,
+            Some(Failure { kind, why }),
+        );
         match self
             .broker
             .publish_confirmed(&[copy], CONFIRM_TIMEOUT)
@@ -349,7 +338,7 @@ impl Consumer {
         {
             Ok(()) => {
                 self.handler
-                    .shared()
+                    .services()
                     .metrics
                     .dead_lettered
                     .get_or_create(&crate::metrics::KindLabels {
@@ -366,18 +355,6 @@ impl Consumer {
     }
 }
 
-fn decode(delivery: &Delivery, headers: &FieldTable) -> Result<AlertMessage, String> {
-    if let Some(version) = header_i64(headers, SCHEMA_HEADER) {
-        if version != SCHEMA_VERSION {
-            return Err(format!(
-                "schema version {version} is not supported by this processor"
-            ));
-        }
-    }
-    serde_json::from_slice(&delivery.data)
-        .map_err(|e| format!("the message body is not an alert message v1: {e}"))
-}
-
 /// A short, stable label for the kind of a Syncro failure.
 fn error_kind(error: &SyncroError) -> String {
     match error.status() {
@@ -386,44 +363,15 @@ fn error_kind(error: &SyncroError) -> String {
     }
 }
 
-/// A copy of the delivery for the retry, dead-letter or parked queue (or back to work): same
-/// id and body, the known headers, the attempt count and, for the dead-letter queue, why.
-pub(crate) fn copy_of(
+/// A copy of the delivery for the retry, dead-letter or parked queue (or back to work); see
+/// [`envelope::copy`].
+fn copy_of(
     delivery: &Delivery,
     headers: &FieldTable,
     routing_key: &str,
     attempts: u32,
-    failure: Option<(&str, &str)>,
+    failure: Option<Failure<'_>>,
 ) -> Outgoing {
-    let mut out: Vec<(&'static str, HeaderValue)> = Vec::new();
-    out.push((
-        SCHEMA_HEADER,
-        HeaderValue::Int(header_i64(headers, SCHEMA_HEADER).unwrap_or(SCHEMA_VERSION)),
-    ));
-    for key in [SOURCE_HEADER, ALERT_ID_HEADER] {
-        if let Some(value) = header_str(headers, key) {
-            out.push((key, HeaderValue::Str(value)));
-        }
-    }
-    out.push((ATTEMPTS_HEADER, HeaderValue::Int(i64::from(attempts))));
-    if let Some((kind, why)) = failure {
-        let why: String = why.chars().take(MAX_ERROR_TEXT).collect();
-        out.push((ERROR_HEADER, HeaderValue::Str(why)));
-        out.push((ERROR_KIND_HEADER, HeaderValue::Str(kind.to_string())));
-        out.push((
-            FAILED_AT_HEADER,
-            HeaderValue::Str(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        ));
-    }
-    Outgoing {
-        routing_key: routing_key.to_string(),
-        message_id: delivery
-            .properties
-            .message_id()
-            .as_ref()
-            .map(|m| m.to_string())
-            .unwrap_or_default(),
-        body: delivery.data.clone(),
-        headers: out,
-    }
+    let id = envelope::message_id_of(delivery);
+    envelope::copy(&delivery.data, &id, headers, routing_key, attempts, failure)
 }

@@ -7,12 +7,21 @@
 //! interval is taken from 97 % of the configured budget, a margin for the jitter between the
 //! moment a request is admitted and the moment Syncro counts it.
 //!
-//! A 429 from Syncro pauses every worker: [`RateLimiter::pause`] writes a deadline that the
-//! same script honours before admitting anything.
+//! A 429 from Syncro pauses every worker: the client's gate ([`limited_client`]) calls
+//! [`RateLimiter::pause`], which writes a deadline that the same script honours before
+//! admitting anything.
 
-use crate::store::{Result, Store};
+use super::connection::{Result, Store};
+use crate::metrics::Metrics;
+use anyhow::Context;
 use deadpool_redis::redis;
+use shared::backoff::Backoff;
+use shared::config::Settings;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use syncro::{ClientConfig, RequestGate, Route, SyncroClient};
 
 /// Share of the configured budget actually used.
 const BUDGET_SHARE: f64 = 0.97;
@@ -124,4 +133,65 @@ impl RateLimiter {
             .await?;
         Ok(())
     }
+}
+
+/// Admits Syncro requests through the deployment's shared budget, and spreads a 429 to every
+/// worker. When Redis is unreachable it waits for it: sending without the shared budget
+/// would risk a 429 storm across the fleet.
+struct LimiterGate {
+    limiter: RateLimiter,
+    metrics: Arc<Metrics>,
+}
+
+impl RequestGate for LimiterGate {
+    fn admit(&self, _route: Route) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+            loop {
+                match self.limiter.acquire().await {
+                    Ok(waited) => {
+                        self.metrics
+                            .rate_limit_wait_seconds
+                            .inc_by(waited.as_secs_f64());
+                        return;
+                    }
+                    Err(e) => {
+                        self.metrics.redis_up.set(0);
+                        tracing::warn!(error = %e, "rate limiter unavailable (Redis); waiting");
+                        backoff.wait().await;
+                    }
+                }
+            }
+        })
+    }
+
+    fn throttled(&self, retry_after: Option<Duration>) {
+        // Syncro documents no Retry-After: back off 5 s when it sends none.
+        let pause = retry_after.unwrap_or(Duration::from_secs(5));
+        let limiter = self.limiter.clone();
+        tokio::spawn(async move {
+            if let Err(e) = limiter.pause(pause).await {
+                tracing::warn!(error = %e, "could not share the 429 pause");
+            }
+        });
+    }
+}
+
+/// The Syncro client of a deployment: its URL, token and timeouts, its metrics, and (with a
+/// `limiter`) every request admitted through the fleet's shared budget. Workers and
+/// `relayctl` both use it, so an operator's command never pushes the workers into a 429.
+pub fn limited_client(
+    settings: &Settings,
+    limiter: Option<RateLimiter>,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<SyncroClient> {
+    // A missing token is a configuration problem reported before a worker starts.
+    let config = ClientConfig::from_settings(&settings.syncro).context("syncro.token: not set")?;
+    let mut client = SyncroClient::new(&config)
+        .context("cannot build the Syncro client")?
+        .with_observer(metrics.clone());
+    if let Some(limiter) = limiter {
+        client = client.with_gate(Arc::new(LimiterGate { limiter, metrics }));
+    }
+    Ok(client)
 }

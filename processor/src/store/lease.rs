@@ -22,11 +22,13 @@
 //! gone without closing its sockets (Redis notices only at its TCP keepalive).
 //! A holder seen alive is not asked about again for [`ALIVE_FOR`] by the same process.
 
-use crate::store::{Result, Store};
+use super::connection::{Holders, Result, Store};
 use deadpool_redis::redis::{self, aio::MultiplexedConnection};
 use rand::Rng;
-use std::collections::HashMap;
-use std::sync::Mutex;
+use shared::backoff::Backoff;
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 /// How long a holder seen alive is believed to be, without asking Redis again.
@@ -55,25 +57,7 @@ impl Lease {
     }
 }
 
-/// This process's identity in lease tokens, and what it learnt of other holders.
-pub(crate) struct Holders {
-    /// Random per process: `{instance}:{random}` is every token it writes.
-    instance: String,
-    /// Holders seen alive, and when.
-    alive: Mutex<HashMap<String, Instant>>,
-    /// The logged-once flag for a `CLIENT` command Redis refuses.
-    client_refused: std::sync::atomic::AtomicBool,
-}
-
 impl Holders {
-    pub(crate) fn new() -> Holders {
-        Holders {
-            instance: format!("{:016x}", rand::rng().random::<u64>()),
-            alive: Mutex::new(HashMap::new()),
-            client_refused: std::sync::atomic::AtomicBool::new(false),
-        }
-    }
-
     fn token(&self) -> String {
         format!("{}:{:024x}", self.instance, rand::rng().random::<u128>())
     }
@@ -223,6 +207,49 @@ impl Store {
         Ok(renewed == 1)
     }
 
+    /// Runs `work` while keeping `held` alive: the one way a lease is kept. The lease is
+    /// renewed every third of `ttl`, however long the work waits for Syncro or the rate
+    /// limit; when a renewal finds it is no longer ours, `lost` is set (if given) so the
+    /// work can stop at its next step. A renewal Redis refuses is logged and tried again at
+    /// the next one: the TTL is the backstop.
+    ///
+    /// One of these waits beside every alert held in a storm, so between renewals it holds
+    /// little more than its timer: the Redis call's large future is boxed and lives only
+    /// while it runs.
+    pub async fn hold<T>(
+        &self,
+        held: &Lease,
+        ttl: Duration,
+        lost: Option<&AtomicBool>,
+        work: impl Future<Output = T>,
+    ) -> T {
+        let renewals = Box::pin(self.keep_alive(held, ttl, lost));
+        tokio::select! {
+            out = work => out,
+            never = renewals => match never {},
+        }
+    }
+
+    pub(crate) async fn keep_alive(
+        &self,
+        held: &Lease,
+        ttl: Duration,
+        lost: Option<&AtomicBool>,
+    ) -> Infallible {
+        loop {
+            tokio::time::sleep(ttl / 3).await;
+            match Box::pin(self.renew(held, ttl)).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    if let Some(lost) = lost {
+                        lost.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, lease = %held.key, "could not renew a lease"),
+            }
+        }
+    }
+
     /// Releases a lease if it is still ours (a lease that expired may be someone else's now).
     pub async fn unlock(&self, lease: Lease) -> Result<()> {
         const RELEASE: &str = r#"
@@ -244,12 +271,12 @@ impl Store {
     /// polled: connects, records itself, refreshes the record every few seconds, and connects
     /// again after any failure. Run it as a task beside anything that takes leases.
     pub async fn keep_presence(self) {
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         loop {
             // Bounded: a connection to an unreachable Redis may never answer.
             match within(self.register_presence()).await {
                 Ok(mut conn) => {
-                    backoff = Duration::from_millis(200);
+                    backoff.reset();
                     tracing::debug!(instance = %self.holders().instance, "presence recorded in Redis");
                     loop {
                         tokio::time::sleep(PRESENCE_REFRESH).await;
@@ -263,8 +290,7 @@ impl Store {
                     tracing::debug!(error = %e, "could not record the presence in Redis yet");
                 }
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+            backoff.wait().await;
         }
     }
 

@@ -4,7 +4,8 @@
 //! Handlers [`Coalescer::submit`] an entry and wait for its result; one background task keeps
 //! a batch per ticket. When a batch's window closes (or it is full), and the ticket's previous
 //! note is no longer in flight, the batch first waits for its *admission* (a slot of the rate
-//! budget), and only then is it taken, up to `max_entries`, and handed to the flush function.
+//! budget, [`Flush::admit`]), and only then is it taken, up to `max_entries`, and handed to
+//! [`Flush::flush`] (for alerts: `super::note::NotePoster`, which posts the note).
 //! Everything that arrived while the note waited for the budget therefore rides in it: when
 //! the budget is the bottleneck, notes grow instead of multiplying. Each handler acknowledges
 //! its message only after the note carrying its alert was accepted, so a crash loses nothing:
@@ -12,7 +13,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -32,17 +32,33 @@ impl<T, R> Entry<T, R> {
     }
 }
 
-type BoxFuture<O> = Pin<Box<dyn Future<Output = O> + Send>>;
-type AdmitFn<A> = Arc<dyn Fn(i64) -> BoxFuture<A> + Send + Sync>;
-type FlushFn<T, R, A> = Arc<dyn Fn(i64, A, Vec<Entry<T, R>>) -> BoxFuture<()> + Send + Sync>;
+/// What a ticket's batch becomes: the admission it waits for, then the flush that carries it.
+pub trait Flush: Send + Sync + 'static {
+    /// One waiting entry's data.
+    type Item: Send + 'static;
+    /// What each waiting handler is answered.
+    type Result: Send + 'static;
+    /// What a flush waits for before its batch is taken (a rate-budget slot).
+    type Admission: Send + 'static;
 
-/// Batches entries per ticket id. `A` is the admission a flush waits for before its batch is
-/// taken (a rate-budget slot; `()` when there is none).
-pub struct Coalescer<T, R> {
-    tx: mpsc::Sender<Event<T, R>>,
+    /// Waits for the right to flush the ticket's next batch.
+    fn admit(&self, ticket_id: i64) -> impl Future<Output = Self::Admission> + Send;
+
+    /// Carries the batch (as it is once admitted) and answers every entry.
+    fn flush(
+        &self,
+        ticket_id: i64,
+        admission: Self::Admission,
+        entries: Vec<Entry<Self::Item, Self::Result>>,
+    ) -> impl Future<Output = ()> + Send;
 }
 
-impl<T, R> Clone for Coalescer<T, R> {
+/// Batches entries per ticket id and hands each batch to its [`Flush`].
+pub struct Coalescer<F: Flush> {
+    tx: mpsc::Sender<Event<F::Item, F::Result>>,
+}
+
+impl<F: Flush> Clone for Coalescer<F> {
     fn clone(&self) -> Self {
         Coalescer {
             tx: self.tx.clone(),
@@ -60,33 +76,17 @@ enum Event<T, R> {
     Pending(oneshot::Sender<usize>),
 }
 
-impl<T: Send + 'static, R: Send + 'static> Coalescer<T, R> {
-    /// Starts the batching task. A due batch first waits for `admit`; then `flush` receives
-    /// the batch as it is at that moment, with the admission, and must respond to every entry.
-    pub fn start<A, AF, AFut, F, Fut>(
-        window: Duration,
-        max_entries: usize,
-        admit: AF,
-        flush: F,
-    ) -> Coalescer<T, R>
-    where
-        A: Send + 'static,
-        AF: Fn(i64) -> AFut + Send + Sync + 'static,
-        AFut: Future<Output = A> + Send + 'static,
-        F: Fn(i64, A, Vec<Entry<T, R>>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let admit: AdmitFn<A> = Arc::new(move |ticket| Box::pin(admit(ticket)));
-        let flush: FlushFn<T, R, A> =
-            Arc::new(move |ticket, admission, entries| Box::pin(flush(ticket, admission, entries)));
+impl<F: Flush> Coalescer<F> {
+    /// Starts the batching task: a due batch first waits for [`Flush::admit`]; then
+    /// [`Flush::flush`] receives the batch as it is at that moment.
+    pub fn start(window: Duration, max_entries: usize, sink: F) -> Coalescer<F> {
         let (tx, rx) = mpsc::channel(1024);
         let batcher = Batcher {
             batches: HashMap::new(),
             flushing: HashSet::new(),
             window,
             max_entries: max_entries.max(1),
-            admit,
-            flush,
+            sink: Arc::new(sink),
             events: tx.clone(),
         };
         tokio::spawn(batcher.run(rx));
@@ -95,7 +95,7 @@ impl<T: Send + 'static, R: Send + 'static> Coalescer<T, R> {
 
     /// Adds an alert to its ticket's batch and waits for the note's outcome; `None` when the
     /// coalescer has stopped.
-    pub async fn submit(&self, ticket_id: i64, item: T) -> Option<R> {
+    pub async fn submit(&self, ticket_id: i64, item: F::Item) -> Option<F::Result> {
         let (respond, result) = oneshot::channel();
         self.tx
             .send(Event::Submit(ticket_id, Entry { item, respond }))
@@ -123,18 +123,17 @@ struct Batch<T, R> {
 /// admission or being posted): while it is, new alerts for that ticket keep gathering, so
 /// when Syncro is slow or the rate limit holds notes back, batches grow instead of notes
 /// piling up (backpressure that saves calls).
-struct Batcher<T, R, A> {
-    batches: HashMap<i64, Batch<T, R>>,
+struct Batcher<F: Flush> {
+    batches: HashMap<i64, Batch<F::Item, F::Result>>,
     flushing: HashSet<i64>,
     window: Duration,
     max_entries: usize,
-    admit: AdmitFn<A>,
-    flush: FlushFn<T, R, A>,
-    events: mpsc::Sender<Event<T, R>>,
+    sink: Arc<F>,
+    events: mpsc::Sender<Event<F::Item, F::Result>>,
 }
 
-impl<T: Send + 'static, R: Send + 'static, A: Send + 'static> Batcher<T, R, A> {
-    async fn run(mut self, mut rx: mpsc::Receiver<Event<T, R>>) {
+impl<F: Flush> Batcher<F> {
+    async fn run(mut self, mut rx: mpsc::Receiver<Event<F::Item, F::Result>>) {
         loop {
             let next_close = self
                 .batches
@@ -201,16 +200,15 @@ impl<T: Send + 'static, R: Send + 'static, A: Send + 'static> Batcher<T, R, A> {
         if !self.flushing.insert(ticket) {
             return;
         }
-        let admit = self.admit.clone();
-        let flush = self.flush.clone();
+        let sink = self.sink.clone();
         let events = self.events.clone();
         tokio::spawn(async move {
-            let admission = admit(ticket).await;
+            let admission = sink.admit(ticket).await;
             let (reply, entries) = oneshot::channel();
             if events.send(Event::Take(ticket, reply)).await.is_ok() {
                 if let Ok(entries) = entries.await {
                     if !entries.is_empty() {
-                        flush(ticket, admission, entries).await;
+                        sink.flush(ticket, admission, entries).await;
                     }
                 }
             }
@@ -219,7 +217,7 @@ impl<T: Send + 'static, R: Send + 'static, A: Send + 'static> Batcher<T, R, A> {
     }
 
     /// Removes and returns up to `max_entries` of the ticket's batch.
-    fn take(&mut self, ticket: i64) -> Vec<Entry<T, R>> {
+    fn take(&mut self, ticket: i64) -> Vec<Entry<F::Item, F::Result>> {
         let Some(batch) = self.batches.get_mut(&ticket) else {
             return Vec::new();
         };
@@ -235,7 +233,46 @@ impl<T: Send + 'static, R: Send + 'static, A: Send + 'static> Batcher<T, R, A> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::marker::PhantomData;
     use std::sync::Mutex;
+
+    /// A [`Flush`] made of two closures, for the tests.
+    /// The item, result and admission types a [`Closures`] works with.
+    type Types<T, R, A> = PhantomData<fn() -> (T, R, A)>;
+
+    struct Closures<T, R, A, AF, F>(AF, F, Types<T, R, A>);
+
+    fn closures<T, R, A, AF, F>(admit: AF, flush: F) -> Closures<T, R, A, AF, F> {
+        Closures(admit, flush, PhantomData)
+    }
+
+    impl<T, R, A, AF, AFut, F, Fut> Flush for Closures<T, R, A, AF, F>
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+        A: Send + 'static,
+        AF: Fn(i64) -> AFut + Send + Sync + 'static,
+        AFut: Future<Output = A> + Send,
+        F: Fn(i64, A, Vec<Entry<T, R>>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        type Item = T;
+        type Result = R;
+        type Admission = A;
+
+        fn admit(&self, ticket_id: i64) -> impl Future<Output = A> + Send {
+            (self.0)(ticket_id)
+        }
+
+        fn flush(
+            &self,
+            ticket_id: i64,
+            admission: A,
+            entries: Vec<Entry<T, R>>,
+        ) -> impl Future<Output = ()> + Send {
+            (self.1)(ticket_id, admission, entries)
+        }
+    }
 
     /// A flush that answers every entry with the size of its batch.
     fn respond_with_batch_size(entries: Vec<Entry<u32, usize>>) {
@@ -253,16 +290,18 @@ mod tests {
         let coalescer = Coalescer::start(
             Duration::from_millis(200),
             100,
-            |_| async {},
-            move |ticket, _: (), entries: Vec<Entry<u32, usize>>| {
-                let seen = seen.clone();
-                async move {
-                    seen.lock()
-                        .expect("lock")
-                        .push((ticket, entries.iter().map(|e| e.item).collect()));
-                    respond_with_batch_size(entries);
-                }
-            },
+            closures(
+                |_| async {},
+                move |ticket, _: (), entries: Vec<Entry<u32, usize>>| {
+                    let seen = seen.clone();
+                    async move {
+                        seen.lock()
+                            .expect("lock")
+                            .push((ticket, entries.iter().map(|e| e.item).collect()));
+                        respond_with_batch_size(entries);
+                    }
+                },
+            ),
         );
         let submits = (0..5).map(|i| {
             let c = coalescer.clone();
@@ -282,19 +321,21 @@ mod tests {
         let coalescer = Coalescer::start(
             Duration::from_millis(10),
             100,
-            |_| async {},
-            move |_, _: (), entries: Vec<Entry<u32, usize>>| {
-                let mut release = release_rx.clone();
-                let started = started_tx.clone();
-                async move {
-                    // The first note is slow (held until released); the others are not.
-                    if entries.iter().any(|e| e.item == 0) {
-                        started.send_replace(true);
-                        let _ = release.wait_for(|r| *r).await;
+            closures(
+                |_| async {},
+                move |_, _: (), entries: Vec<Entry<u32, usize>>| {
+                    let mut release = release_rx.clone();
+                    let started = started_tx.clone();
+                    async move {
+                        // The first note is slow (held until released); the others are not.
+                        if entries.iter().any(|e| e.item == 0) {
+                            started.send_replace(true);
+                            let _ = release.wait_for(|r| *r).await;
+                        }
+                        respond_with_batch_size(entries);
                     }
-                    respond_with_batch_size(entries);
-                }
-            },
+                },
+            ),
         );
         let first = tokio::spawn({
             let c = coalescer.clone();
@@ -330,8 +371,10 @@ mod tests {
         let coalescer = Coalescer::start(
             Duration::from_secs(3600),
             2,
-            |_| async {},
-            |_, _: (), entries| async move { respond_with_batch_size(entries) },
+            closures(
+                |_| async {},
+                |_, _: (), entries| async move { respond_with_batch_size(entries) },
+            ),
         );
         let (a, b) = tokio::join!(coalescer.submit(1, 1), coalescer.submit(1, 2));
         assert_eq!((a, b), (Some(2), Some(2)));
@@ -344,15 +387,17 @@ mod tests {
         let coalescer = Coalescer::start(
             Duration::from_millis(10),
             100,
-            move |_| {
-                let mut admitted = admit_rx.clone();
-                let asked = asked_tx.clone();
-                async move {
-                    asked.send_replace(true);
-                    let _ = admitted.wait_for(|a| *a).await;
-                }
-            },
-            |_, _: (), entries| async move { respond_with_batch_size(entries) },
+            closures(
+                move |_| {
+                    let mut admitted = admit_rx.clone();
+                    let asked = asked_tx.clone();
+                    async move {
+                        asked.send_replace(true);
+                        let _ = admitted.wait_for(|a| *a).await;
+                    }
+                },
+                |_, _: (), entries| async move { respond_with_batch_size(entries) },
+            ),
         );
         let first = tokio::spawn({
             let c = coalescer.clone();

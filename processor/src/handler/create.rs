@@ -1,0 +1,181 @@
+//! Creating a group's ticket, under the group's lease, in five steps:
+//! 1. [`Handler::created_elsewhere`]: a pointer written meanwhile, or a ticket another
+//!    alert's interrupted creation made (found in Syncro by its `relay-ref` line);
+//! 2. enrichment: the contract and the asset ([`super::enrich`]), before any intent, since
+//!    the asset lookup may wait for the rate limit;
+//! 3. [`Handler::begin_creation`]: the intent and the `creating` marker, then a check that
+//!    the lease is still ours, so a worker that stalled past its lease never posts;
+//! 4. [`Handler::post_ticket`]: the POST;
+//! 5. [`Handler::record_created`]: the group pointer and the alert's outcome, then the
+//!    contract follow-up, which can no longer fail the alert.
+
+use super::enrich::Enrichment;
+use super::*;
+use crate::plan::{self, Destination};
+use crate::store::{Creating, Handled, Intent};
+use chrono::Utc;
+use syncro::{NewTicket, Ticket};
+
+/// How long a creation whose outcome is unknown keeps other alerts of its group from
+/// creating a ticket of their own (the first alert's retry settles it sooner).
+const CREATION_DOUBT: chrono::Duration = chrono::Duration::seconds(60);
+
+/// What [`Handler::create`] concluded.
+pub(crate) enum Created {
+    /// This alert created the group's ticket.
+    Ticket,
+    /// Another alert's creation may still land in Syncro, or this worker lost the lease:
+    /// wait, then look again.
+    InDoubt,
+    /// The group has a ticket already (made meanwhile, or found after a creator's crash).
+    Exists(i64),
+}
+
+impl Handler {
+    /// Creates the group's ticket; `held` is the group's lease, kept alive by the caller.
+    pub(crate) async fn create(&self, job: &Job, held: &Lease) -> Result<Created> {
+        if let Some(found) = self.created_elsewhere(job).await? {
+            return Ok(found);
+        }
+        let mapped = matches!(job.plan.route, Destination::Customer { mapped: true, .. });
+        let s = &self.services;
+        let extra = self
+            .enrich
+            .prepare(
+                &s.syncro,
+                &s.metrics,
+                &job.config.contracts,
+                job.customer_id,
+                mapped,
+                &job.message.alert,
+            )
+            .await;
+        if !self.begin_creation(job, held).await? {
+            return Ok(Created::InDoubt);
+        }
+        let ticket = self.post_ticket(job, &extra).await?;
+        self.record_created(job, &ticket, &extra).await?;
+        // After the outcome is recorded: this follow-up can neither fail the alert nor
+        // make a second ticket.
+        if let Some(contract_id) = extra.contract_id {
+            self.enrich
+                .confirm_contract(&s.syncro, &s.metrics, &ticket, contract_id)
+                .await;
+        }
+        Ok(Created::Ticket)
+    }
+
+    /// A ticket the group already has: a pointer written meanwhile, or the ticket of
+    /// another alert's creation that failed without knowing whether Syncro applied it (or
+    /// whose worker died). While such a creation is not found and still recent, its POST may
+    /// yet land (a slow Syncro applies it after the client gave up): wait for that alert's
+    /// retry to settle the question.
+    async fn created_elsewhere(&self, job: &Job) -> Result<Option<Created>> {
+        let s = &self.services;
+        if let Some(group) = s.store.group(&job.group_key).await? {
+            return Ok(Some(Created::Exists(group.ticket_id)));
+        }
+        let Some(previous) = s.store.creating(&job.group_key).await? else {
+            return Ok(None);
+        };
+        if previous.message_id == job.message_id {
+            return Ok(None);
+        }
+        let found = find_created_ticket(
+            s,
+            previous.customer_id,
+            &previous.subject,
+            &previous.message_id,
+        )
+        .await?;
+        if let Some(ticket) = found {
+            let group = new_group(ticket.id, job.customer_id, &job.plan.subject);
+            s.store
+                .set_group(&job.group_key, &group, job.config.grouping.window())
+                .await?;
+            s.store.clear_creating(&job.group_key).await?;
+            s.metrics.reconciled.inc();
+            return Ok(Some(Created::Exists(ticket.id)));
+        }
+        if Utc::now() - previous.at < CREATION_DOUBT {
+            return Ok(Some(Created::InDoubt));
+        }
+        Ok(None)
+    }
+
+    /// Writes the intent and the group's `creating` marker, then makes sure the lease is
+    /// still ours: from here on, any worker taking the lease sees the marker and waits.
+    /// `false` (and no intent left) when the lease was lost meanwhile: another worker may be
+    /// creating the group's ticket, so this one must not post.
+    async fn begin_creation(&self, job: &Job, held: &Lease) -> Result<bool> {
+        let s = &self.services;
+        let now = Utc::now();
+        let ids = [job.message_id.as_str()];
+        let intent = Intent::CreateTicket {
+            customer_id: job.customer_id,
+            subject: job.plan.subject.clone(),
+            at: now,
+        };
+        s.store.write_intents(&ids, &intent).await?;
+        let creating = Creating {
+            message_id: job.message_id.clone(),
+            customer_id: job.customer_id,
+            subject: job.plan.subject.clone(),
+            at: now,
+        };
+        s.store.set_creating(&job.group_key, &creating).await?;
+        if s.store.renew(held, job.config.worker.lock_lease()).await? {
+            return Ok(true);
+        }
+        tracing::warn!(subject = %job.plan.subject, "lost the group's lease before creating its ticket; looking again");
+        s.store.clear_intents(&ids).await?;
+        Ok(false)
+    }
+
+    /// The POST of the group's ticket, its first comment carrying the alert.
+    async fn post_ticket(&self, job: &Job, extra: &Enrichment) -> Result<Ticket> {
+        let s = &self.services;
+        let (plan, t) = (&job.plan, &job.plan.ticket);
+        let first = plan::first_comment_with_asset(&job.message, plan, extra.asset_line.as_deref());
+        let request = NewTicket {
+            problem_type: Some(t.problem_type.clone()),
+            status: Some(t.status.clone()),
+            priority: Some(t.priority.clone()),
+            user_id: Some(t.user_id),
+            ticket_type_id: Some(t.ticket_type_id),
+            tag_list: t.tag_list.clone(),
+            contract_id: extra.contract_id,
+            asset_ids: extra.asset_ids.clone(),
+            comments_attributes: vec![comment(plan, plan.note.title.clone(), first)],
+            ..NewTicket::new(job.customer_id, plan.subject.clone())
+        };
+        match s.syncro.create_ticket(&request).await {
+            Ok(ticket) => Ok(ticket),
+            Err(error) => {
+                // Known not to have been applied: nothing is in doubt any more.
+                if !error.outcome_unknown() {
+                    s.store.clear_intents(&[job.message_id.as_str()]).await?;
+                    s.store.clear_creating(&job.group_key).await?;
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Points the group at its new ticket and records the alert as done.
+    async fn record_created(&self, job: &Job, ticket: &Ticket, extra: &Enrichment) -> Result<()> {
+        let s = &self.services;
+        let group = new_group(ticket.id, job.customer_id, &job.plan.subject);
+        s.store
+            .set_group(&job.group_key, &group, job.config.grouping.window())
+            .await?;
+        s.store.clear_creating(&job.group_key).await?;
+        let outcome = Handled::Created {
+            ticket_id: ticket.id,
+        };
+        s.store.finish(&job.message_id, &outcome).await?;
+        s.metrics.tickets_created.inc();
+        tracing::info!(ticket_id = ticket.id, ticket_number = ?ticket.number, customer_id = job.customer_id, subject = %job.plan.subject, asset_ids = ?extra.asset_ids, "ticket created");
+        Ok(())
+    }
+}

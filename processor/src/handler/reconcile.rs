@@ -1,0 +1,111 @@
+//! After a crash: whether an interrupted POST reached Syncro, read back through the
+//! `relay-ref` line every comment carries.
+
+use super::*;
+use crate::plan::{self};
+use crate::store::{Handled, Intent};
+use syncro::{Ticket, TicketFilter};
+
+/// Comment pages read when looking for an alert's reference after a crash.
+pub(crate) const RECONCILE_COMMENT_PAGES: u32 = 5;
+
+/// Tickets with the group's subject examined when looking for a creator's reference.
+pub(crate) const RECONCILE_TICKETS: usize = 5;
+
+/// Whether a comment body carries the alert's `relay-ref` line.
+pub(crate) fn carries(body: Option<&str>, message_id: &str) -> bool {
+    body.is_some_and(|b| plan::references_in(b).contains(&message_id))
+}
+
+/// Whether an interrupted POST of this alert was applied: `Some(outcome)` when Syncro shows
+/// it, `None` when it must be done (again).
+pub(crate) async fn reconcile(
+    s: &Services,
+    intent: &Intent,
+    message_id: &str,
+    customer_id: i64,
+    subject: &str,
+) -> Result<Option<Handled>> {
+    match intent {
+        Intent::CreateTicket {
+            customer_id: intent_customer,
+            subject: intent_subject,
+            ..
+        } => {
+            let customer = if *intent_customer > 0 {
+                *intent_customer
+            } else {
+                customer_id
+            };
+            let subject = if intent_subject.is_empty() {
+                subject
+            } else {
+                intent_subject
+            };
+            Ok(find_created_ticket(s, customer, subject, message_id)
+                .await?
+                .map(|t| Handled::Created { ticket_id: t.id }))
+        }
+        Intent::AddNote { ticket_id, .. } => {
+            for page in 1..=RECONCILE_COMMENT_PAGES {
+                let comments = match s.syncro.list_comments(*ticket_id, page, Some(100)).await {
+                    Ok(comments) => comments,
+                    Err(e) if e.is_not_found() => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                };
+                if let Some(found) = comments
+                    .items
+                    .iter()
+                    .find(|c| carries(c.body.as_deref(), message_id))
+                {
+                    return Ok(Some(Handled::Noted {
+                        ticket_id: *ticket_id,
+                        comment_id: Some(found.id),
+                    }));
+                }
+                if !comments.has_next() {
+                    break;
+                }
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// The customer's ticket with this subject whose first comment carries the alert's
+/// reference: the ticket an interrupted creation made.
+pub(crate) async fn find_created_ticket(
+    s: &Services,
+    customer_id: i64,
+    subject: &str,
+    message_id: &str,
+) -> Result<Option<Ticket>> {
+    let filter = TicketFilter {
+        customer_id: Some(customer_id),
+        query: Some(subject.to_string()),
+        ..TicketFilter::default()
+    };
+    let page = s.syncro.list_tickets(&filter, 1).await?;
+    let wanted = plan::group_key(customer_id, subject);
+    let mut candidates: Vec<&Ticket> = page
+        .items
+        .iter()
+        .filter(|t| {
+            t.subject
+                .as_deref()
+                .is_some_and(|s| plan::group_key(customer_id, s) == wanted)
+        })
+        .collect();
+    candidates.sort_by_key(|t| std::cmp::Reverse(t.id));
+    for candidate in candidates.into_iter().take(RECONCILE_TICKETS) {
+        let ticket = s.syncro.get_ticket(candidate.id).await?;
+        if ticket
+            .comments
+            .iter()
+            .any(|c| carries(c.body.as_deref(), message_id))
+        {
+            return Ok(Some(ticket));
+        }
+    }
+    Ok(None)
+}
