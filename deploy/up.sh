@@ -52,6 +52,50 @@ start() { # name binary args...
     say "started $name (pid $!, log $RUN/$name.log)"
 }
 
+# What the demo runs, and nothing else: the test crate's tools and test-only dependencies
+# are not built here.
+BUILD=(-p ingest -p processor -p relayctl -p syncro-sim)
+
+# Builds BUILD in release mode, showing how far along it is: cargo prints one "Compiling"
+# line per crate; they become "[n/N] compiling crate", on one updating line on a terminal,
+# plain lines otherwise. N counts the crates of the dependency graph, so a rebuild that only
+# compiles a few ends before N. Everything else cargo prints (errors above all) passes
+# through, and cargo's exit status stays the pipeline's (pipefail).
+build_release() {
+    local started=$SECONDS total tty=0
+    total=$(cd "$RELAY_ROOT" && cargo tree -e normal,build --prefix none "${BUILD[@]}" 2>/dev/null |
+        awk '{print $1, $2}' | sort -u | wc -l) || total=0
+    [ -t 2 ] && tty=1
+    if [ "$((total))" -gt 0 ]; then
+        say "building alert-relay (release): $((total)) crates, several minutes on a first build"
+    else
+        say "building alert-relay (release): several minutes on a first build"
+    fi
+    (cd "$RELAY_ROOT" && cargo build --release --bins "${BUILD[@]}" 2>&1) |
+        TOTAL=$total TTY=$tty awk '
+            BEGIN { total = ENVIRON["TOTAL"] + 0; tty = ENVIRON["TTY"] == "1" }
+            $1 == "Compiling" {
+                n++
+                if (n > total && total > 0) total = n
+                line = total ? sprintf("[%d/%d] compiling %s %s", n, total, $2, $3) : sprintf("[%d] compiling %s %s", n, $2, $3)
+                if (tty) { printf "\r\033[K%s", line; open = 1 } else print line
+                fflush()
+                next
+            }
+            {
+                if (open) { printf "\r\033[K"; open = 0 }
+                print
+                fflush()
+            }
+            END { if (open) printf "\r\033[K" }
+        ' >&2
+    say "built in $(elapsed $((SECONDS - started)))"
+}
+
+elapsed() { # seconds -> "3 min 12 s"
+    if [ "$1" -ge 60 ]; then echo "$(($1 / 60)) min $(($1 % 60)) s"; else echo "$1 s"; fi
+}
+
 wait_http() { # url what
     for _ in $(seq 1 150); do
         curl -fsS "$1" >/dev/null 2>&1 && return 0
@@ -72,12 +116,11 @@ ensure_rabbitmq
 ensure_redis
 ensure_command curl curl
 command -v cargo >/dev/null || die "cargo is missing: install Rust with rustup first"
-say "building alert-relay (release)"
-(cd "$RELAY_ROOT" && cargo build --release --bins --quiet)
+build_release
 
 mkdir -p "$RUN" && chmod 700 "$RUN"
 stop_all
-# Demo secrets: generated once, kept (mode 600) so later runs and relay-send reuse them.
+# Demo secrets: generated once, kept (mode 600) so later runs and `relayctl send` reuse them.
 if [ ! -f "$RUN/secrets.env" ]; then
     umask 077
     {
@@ -94,7 +137,7 @@ export RELAY_CONFIG="$RELAY_ROOT/deploy/config.example.toml"
 # The demo's own prefix, emptied on every start: the simulator starts afresh too, and state
 # left from an earlier run (handled alerts, group pointers) would point at tickets it forgot.
 export RELAY_PREFIX=${RELAY_PREFIX:-demo}
-"$BIN/relay-queues" --prefix "$RELAY_PREFIX" --delete "$RELAY_PREFIX.alerts.work" "$RELAY_PREFIX.alerts.dead" \
+"$BIN/relayctl" queues --prefix "$RELAY_PREFIX" --delete "$RELAY_PREFIX.alerts.work" "$RELAY_PREFIX.alerts.dead" \
     "$RELAY_PREFIX".alerts.retry.{5,30,120,600,3600}s >/dev/null 2>&1 || true
 if command -v redis-cli >/dev/null; then
     redis-cli --scan --pattern "$RELAY_PREFIX:*" | xargs -r redis-cli del >/dev/null
@@ -111,7 +154,7 @@ start processor "$BIN/processor" run
 wait_http "http://127.0.0.1:9091/readyz" processor
 
 say "sending the signed sample alert (deploy/sample-alert.json)"
-"$BIN/relay-send" --url "http://127.0.0.1:$INGEST_PORT" --source demo \
+"$BIN/relayctl" send --url "http://127.0.0.1:$INGEST_PORT" --source demo \
     --secret-env RELAY_DEMO_SECRET "$RELAY_ROOT/deploy/sample-alert.json"
 API="http://127.0.0.1:$SIM_PORT/api/v1"
 find_ticket() { # the sample's ticket, as "#number (id N): subject", or nothing
@@ -134,7 +177,7 @@ done
 say "the sample alert is Syncro ticket $TICKET for Contoso Ltd"
 
 say "a storm: 100 alerts with one subject"
-"$BIN/relay-storm" --url "http://127.0.0.1:$INGEST_PORT" --source demo --secret-env RELAY_DEMO_SECRET \
+"$BIN/relayctl" storm --url "http://127.0.0.1:$INGEST_PORT" --source demo --secret-env RELAY_DEMO_SECRET \
     --alerts 100 --subjects 1 --batch 25 --wait-sim "http://127.0.0.1:$SIM_PORT" --timeout 120 |
     python3 -c '
 import json, sys
@@ -153,7 +196,7 @@ alert-relay is running:
   logs            $RUN/*.log
   queue depths    deploy/up.sh status
   send another    set -a; . $RUN/secrets.env; set +a
-                  target/release/relay-send --source demo --secret-env RELAY_DEMO_SECRET deploy/sample-alert.json
+                  target/release/relayctl send --source demo --secret-env RELAY_DEMO_SECRET deploy/sample-alert.json
   stop            deploy/up.sh stop
 EOT
 status

@@ -1,8 +1,9 @@
-//! `relayctl`: parse, load the configuration, call the library. See the crate docs.
+//! `relayctl`: parse, load the configuration when the command needs it, call the library.
+//! See the crate docs.
 
 use clap::{Parser, Subcommand};
 use relayctl::context::{config_failure, Context};
-use relayctl::{billing, dlq, mappings};
+use relayctl::{billing, dlq, mappings, queues, send, storm};
 use shared::config;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,10 +11,10 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     version,
-    about = "alert-relay operations: dead letters, mappings, billable users"
+    about = "alert-relay operations: dead letters, mappings, billable users; sending alerts and queue counts"
 )]
 struct Cli {
-    /// Configuration file (TOML): the workers' own.
+    /// Configuration file (TOML): the workers' own. Needed by dlq, mappings and billing.
     #[arg(long, env = config::env::CONFIG, global = true)]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -22,6 +23,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Configured(Configured),
+    /// Sign a JSON body like a webhook source and POST it to ingest.
+    Send(send::Args),
+    /// Send a storm of signed alerts to ingest and measure what it became in Syncro.
+    Storm(storm::Args),
+    /// Print (and optionally delete) a deployment's queues and their message counts.
+    Queues(queues::Args),
+}
+
+/// The commands that work on a deployment's state, through its configuration file.
+#[derive(Subcommand)]
+enum Configured {
     /// The dead-letter queue: stats, list, replay, purge.
     #[command(subcommand)]
     Dlq(dlq::Command),
@@ -36,7 +50,18 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Some(path) = cli.config else {
+    match cli.command {
+        // Reached by URL and flags, as a source or a script would: no configuration file, so
+        // they work from a laptop or a bench script that has none.
+        Command::Send(args) => send::run(args).await,
+        Command::Storm(args) => storm::run(args).await,
+        Command::Queues(args) => queues::run(args).await,
+        Command::Configured(command) => configured(cli.config, command).await,
+    }
+}
+
+async fn configured(path: Option<PathBuf>, command: Configured) -> ExitCode {
+    let Some(path) = path else {
         eprintln!("relayctl: needs --config FILE (or RELAY_CONFIG)");
         return ExitCode::from(2);
     };
@@ -45,9 +70,9 @@ async fn main() -> ExitCode {
         Err(error) => return config_failure(&error),
     };
     shared::telemetry::init(context.settings.log.format, "warn");
-    match cli.command {
-        Command::Dlq(command) => dlq::run(context, command).await,
-        Command::Mappings(command) => mappings::run(context, command).await,
-        Command::Billing(command) => billing::run(context, command).await,
+    match command {
+        Configured::Dlq(command) => dlq::run(context, command).await,
+        Configured::Mappings(command) => mappings::run(context, command).await,
+        Configured::Billing(command) => billing::run(context, command).await,
     }
 }

@@ -14,7 +14,7 @@ DURATION=${1:-10}
 ensure_rabbitmq
 ensure_command wrk wrk
 cd "$RELAY_ROOT"
-cargo build --release --quiet -p ingest -p relay-tests --bins
+cargo build --release --quiet -p ingest -p relayctl -p relay-tests --bins
 BIN="$RELAY_ROOT/target/release"
 WORK=$(mktemp -d)
 PREFIX="bench-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -26,7 +26,7 @@ INGEST_PORT=18080
 PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    "$BIN/relay-queues" --amqp-url "$AMQP_URL" --prefix "$PREFIX" --delete \
+    "$BIN/relayctl" queues --amqp-url "$AMQP_URL" --prefix "$PREFIX" --delete \
         "$PREFIX.baseline" "$PREFIX.alerts.work" "$PREFIX.alerts.dead" >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
@@ -40,7 +40,7 @@ run_wrk() { # port label
         { cat "$WORK/$2.wrk" >&2; die "wrk against $2 printed no result"; }
 }
 json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
-queued() { "$BIN/relay-queues" --amqp-url "$AMQP_URL" "$1" | awk '{print $2}'; }
+queued() { "$BIN/relayctl" queues --amqp-url "$AMQP_URL" "$1" | awk '{print $2}'; }
 settle() { # queue expected
     local n
     for _ in $(seq 1 50); do n=$(queued "$1"); [ "$n" = "$2" ] && break; sleep 0.2; done

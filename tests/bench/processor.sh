@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end processor benchmarks, real processes on this machine: the Syncro simulator,
-# ingest, N processor workers, RabbitMQ and Redis. relay-storm sends signed alerts through
+# ingest, N processor workers, RabbitMQ and Redis. `relayctl storm` sends signed alerts through
 # ingest and waits until the simulator holds every one, then reports.
 #
 #   tests/bench/processor.sh throughput   5,000 alerts / 100 subjects, simulator's rate limit off
@@ -20,7 +20,7 @@ source "$RELAY_ROOT/deploy/lib/services.sh"
 ensure_rabbitmq
 ensure_redis
 cd "$RELAY_ROOT"
-cargo build --release --quiet -p ingest -p processor -p relayctl -p syncro-sim -p relay-tests --bins
+cargo build --release --quiet -p ingest -p processor -p relayctl -p syncro-sim --bins
 BIN="$RELAY_ROOT/target/release"
 WORK=$(mktemp -d)
 SIM_PORT=18900
@@ -44,7 +44,7 @@ stop_all() {
 }
 cleanup_prefix() {
     local p=$1
-    "$BIN/relay-queues" --prefix "$p" --delete "$p.alerts.work" "$p.alerts.dead" \
+    "$BIN/relayctl" queues --prefix "$p" --delete "$p.alerts.work" "$p.alerts.dead" \
         "$p.alerts.retry.5s" "$p.alerts.retry.30s" "$p.alerts.retry.120s" \
         "$p.alerts.retry.600s" "$p.alerts.retry.3600s" "$p.alerts.parked" "$p.billable-users" >/dev/null 2>&1 || true
     redis-cli --scan --pattern "$p:*" | xargs -r redis-cli del >/dev/null
@@ -88,11 +88,11 @@ peak_rss_mb() {
     done
     python3 -c "print(round($max / 1024, 1))"
 }
-row() { # relay-storm's JSON, a %(key)s template
+row() { # relayctl storm's JSON, a %(key)s template
     python3 -c 'import json, sys; print(sys.argv[2] % json.loads(sys.argv[1]))' "$1" "$2"
 }
 storm() { # alerts subjects
-    "$BIN/relay-storm" --url "http://127.0.0.1:$INGEST_PORT" --secret-env RELAY_DEMO_SECRET \
+    "$BIN/relayctl" storm --url "http://127.0.0.1:$INGEST_PORT" --secret-env RELAY_DEMO_SECRET \
         --alerts "$1" --subjects "$2" --batch 100 --concurrency 4 \
         --wait-sim "http://127.0.0.1:$SIM_PORT" --timeout 1200
 }
@@ -127,7 +127,7 @@ storm_at_budget() {
 budget() {
     start_stack 180 3
     # Every alert its own subject: each needs a ticket, far more work than 180 calls a minute.
-    "$BIN/relay-storm" --url "http://127.0.0.1:$INGEST_PORT" --secret-env RELAY_DEMO_SECRET \
+    "$BIN/relayctl" storm --url "http://127.0.0.1:$INGEST_PORT" --secret-env RELAY_DEMO_SECRET \
         --alerts 3000 --subjects 3000 --batch 100 >/dev/null
     sleep 135
     curl -fsS "http://127.0.0.1:$SIM_PORT/_admin/requests?limit=10000" >"$WORK/requests.json"
@@ -157,11 +157,11 @@ dlq_tools() {
     start_stack 0 1 10000
     curl -fsS -X POST "http://127.0.0.1:$SIM_PORT/_admin/faults" -H 'content-type: application/json' \
         -d '{"kind": "error", "route": "POST /tickets", "status": 422}' >/dev/null
-    "$BIN/relay-storm" --url "http://127.0.0.1:$INGEST_PORT" --secret-env RELAY_DEMO_SECRET \
+    "$BIN/relayctl" storm --url "http://127.0.0.1:$INGEST_PORT" --secret-env RELAY_DEMO_SECRET \
         --alerts 10000 --subjects 100 >/dev/null
     local dead
     for _ in $(seq 1 600); do
-        dead=$("$BIN/relay-queues" --prefix "$PREFIX" "$PREFIX.alerts.dead" | awk '{print $2}')
+        dead=$("$BIN/relayctl" queues --prefix "$PREFIX" "$PREFIX.alerts.dead" | awk '{print $2}')
         [ "$dead" = 10000 ] && break
         sleep 1
     done
@@ -174,7 +174,7 @@ dlq_tools() {
         read -r secs kb <"$WORK/time"
         echo "| \`$cmd\` | $secs | $(python3 -c "print(round($kb / 1024, 1))") |"
     done
-    dead=$("$BIN/relay-queues" --prefix "$PREFIX" "$PREFIX.alerts.dead" | awk '{print $2}')
+    dead=$("$BIN/relayctl" queues --prefix "$PREFIX" "$PREFIX.alerts.dead" | awk '{print $2}')
     [ "$dead" = 10000 ] || die "reading changed the dead-letter queue: $dead messages"
     stop_all
     cleanup_prefix "$PREFIX"
@@ -202,7 +202,7 @@ held() {
     sleep 2
     local idle held_kb n=0
     idle=$(awk '/VmRSS/ {print $2}' "/proc/${WORKER_PIDS[0]}/status")
-    "$BIN/relay-storm" --url "http://127.0.0.1:$INGEST_PORT" --secret-env RELAY_DEMO_SECRET \
+    "$BIN/relayctl" storm --url "http://127.0.0.1:$INGEST_PORT" --secret-env RELAY_DEMO_SECRET \
         --alerts "$prefetch" --subjects 100 --batch 100 --concurrency 4 >/dev/null
     for _ in $(seq 1 300); do
         n=$(curl -fs http://127.0.0.1:19191/metrics | awk '/^relay_processor_in_flight / {print $2}')
