@@ -14,7 +14,8 @@ use tokio::task::JoinHandle;
 
 /// The token of every test simulator.
 pub const SIM_TOKEN: &str = "processor-test-token-5d1f";
-/// Customers of the simulator's built-in seed.
+/// Customers of the simulator's built-in seed (`tests/fixtures/processor.toml` maps `org-42`
+/// to Contoso and sends unmapped organizations to the catch-all).
 pub const CONTOSO: i64 = 4_101_771;
 pub const FABRIKAM: i64 = 4_101_772;
 pub const CATCH_ALL: i64 = 4_101_776;
@@ -33,8 +34,13 @@ pub fn start_sim(tweak: impl FnOnce(&mut syncro_sim::Options)) -> SimHandle {
     syncro_sim::spawn_local(config).expect("simulator starts")
 }
 
-/// A full configuration: the test sources of [`crate::ingest::config`] plus the processor's
-/// sections, pointing at `sim_url`. `extra` is appended (more sections or overrides).
+/// The processor sections every test stack shares, with placeholders (see the file's header).
+const SHARED_SECTIONS: &str = include_str!("../fixtures/processor.toml");
+
+/// A full configuration pointing at `sim_url`: the test sources of [`crate::ingest::config`],
+/// these stacks' Redis, Syncro and worker settings, the [`SHARED_SECTIONS`] with the tests'
+/// own mapping lines and subject, and overrides. `extra` is appended (more sections or
+/// overrides).
 pub fn config(
     ctx: &Context,
     amqp_url: &str,
@@ -43,6 +49,16 @@ pub fn config(
     extra: &str,
 ) -> String {
     let base = crate::ingest::config(ctx, amqp_url, "");
+    let shared = SHARED_SECTIONS
+        .replace(
+            "<more mapping>",
+            r#"ignored_organizations = ["org-ignored"]"#,
+        )
+        .replace(
+            "<more organizations>",
+            &format!(r#""org-fabrikam" = {FABRIKAM}"#),
+        )
+        .replace("<subject>", "{event_type}: {title}");
     format!(
         r#"{base}
 [redis]
@@ -64,33 +80,7 @@ coalesce_max_alerts = 50
 lock_lease_secs = 5
 redis_retry_max_backoff_ms = 500
 
-[mapping]
-catch_all_customer_id = {CATCH_ALL}
-ignored_organizations = ["org-ignored"]
-
-[mapping.organizations]
-"org-42" = {CONTOSO}
-"org-fabrikam" = {FABRIKAM}
-
-[tickets]
-problem_type = "Security"
-ticket_type_id = 1
-status = "New"
-assignee_user_id = 1302
-source_tag = "alert-relay"
-subject = "{{event_type}}: {{title}}"
-
-[tickets.priorities]
-critical = "0 Urgent"
-high = "1 High"
-medium = "2 Normal"
-low = "3 Low"
-info = "3 Low"
-
-[notes]
-visibility = "private"
-title = "{{severity_upper}}: {{title}}"
-
+{shared}
 [[overrides.event_type]]
 match = "edr.ransomware"
 problem_type = "Virus"
@@ -210,7 +200,7 @@ impl Stack {
             .iter()
             .flat_map(|t| t.comments.iter())
             .flat_map(|body| {
-                processor::rules::references_in(body)
+                processor::plan::references_in(body)
                     .into_iter()
                     .map(str::to_string)
                     .collect::<Vec<_>>()

@@ -162,7 +162,7 @@ pub async fn syncro(
         for comment in comments {
             let body = comment["body"].as_str().unwrap_or_default();
             let mut in_comment = HashSet::new();
-            for r in processor::rules::references_in(body) {
+            for r in processor::plan::references_in(body) {
                 if wanted.contains(r) && !in_comment.insert(r) {
                     seen.repeats_in_one_comment += 1;
                 }

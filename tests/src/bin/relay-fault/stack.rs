@@ -124,8 +124,12 @@ impl Stack {
     }
 
     fn config_text(&self, listen: &str, metrics_port: u16) -> String {
-        let catch_all = relay_tests::processor::CATCH_ALL;
-        let contoso = relay_tests::processor::CONTOSO;
+        // The processor sections the integration tests' stacks share, without their extra
+        // mappings and with this runner's own subject.
+        let shared = include_str!("../../../fixtures/processor.toml")
+            .replace("<more mapping>", "")
+            .replace("<more organizations>", "")
+            .replace("<subject>", "[{severity_upper}] {title}");
         format!(
             r#"prefix = "{prefix}"
 
@@ -157,31 +161,7 @@ request_timeout_ms = 3000
 metrics_listen = "127.0.0.1:{metrics_port}"
 drain_timeout_secs = 10
 {tuning}
-[mapping]
-catch_all_customer_id = {catch_all}
-
-[mapping.organizations]
-"org-42" = {contoso}
-
-[tickets]
-problem_type = "Security"
-ticket_type_id = 1
-status = "New"
-assignee_user_id = 1302
-source_tag = "alert-relay"
-subject = "[{{severity_upper}}] {{title}}"
-
-[tickets.priorities]
-critical = "0 Urgent"
-high = "1 High"
-medium = "2 Normal"
-low = "3 Low"
-info = "3 Low"
-
-[notes]
-visibility = "private"
-title = "{{severity_upper}}: {{title}}"
-"#,
+{shared}"#,
             prefix = self.prefix,
             amqp = self.amqp_url,
             redis = self.redis_url,

@@ -2,7 +2,7 @@
 //! IP, so every process behind one egress IP must draw from one budget, named by
 //! `syncro.budget` (the prefix by default), and processes behind other IPs must not.
 
-use processor::ratelimit::RateLimiter;
+use processor::store::ratelimit::RateLimiter;
 use processor::store::Store;
 use relay_tests::processor::{delete_redis_keys, redis_url};
 use relay_tests::Context;

@@ -1,19 +1,17 @@
 //! Client ↔ simulator round trips: every operation, every 422 shape, 401, 404, 429 with and
 //! without `Retry-After`, every injected fault, and the token never leaking.
 
-mod syncro_support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use processor::syncro::{
+use crate::syncro_support::{client_for, client_with_timeout, eventually, seed, start_sim, TOKEN};
+use secrecy::SecretString;
+use syncro::{
     AssetFilter, ClientConfig, CustomerFilter, Disposition, ErrorKind, LineItemFields, NewComment,
     NewTicket, RequestEvent, RequestObserver, Route, SyncroClient, SyncroError, TicketFilter,
     TicketUpdate, NOT_CLOSED,
 };
-use secrecy::SecretString;
 use syncro_sim::{FaultSpec, Outcome, RetryAfterFormat};
-use syncro_support::{client_for, client_with_timeout, eventually, seed, start_sim, TOKEN};
 
 fn alert_ticket(subject: &str) -> NewTicket {
     NewTicket {
@@ -844,7 +842,7 @@ struct CountingGate {
     throttled: Mutex<Vec<Option<Duration>>>,
 }
 
-impl processor::syncro::RequestGate for CountingGate {
+impl syncro::RequestGate for CountingGate {
     fn admit(
         &self,
         route: Route,

@@ -7,7 +7,7 @@
 //! and 503264 (Woodgrove: "Security seats" 120).
 
 use processor::billing::store::BillingStore;
-use processor::billing::sync::Outcome;
+use processor::billing::sync::OrgResult;
 use processor::store::Store;
 use relay_tests::alerts::{self, standard_headers};
 use relay_tests::processor::{redis_url, Stack};
@@ -196,7 +196,7 @@ impl Harness {
         .await;
     }
 
-    async fn outcomes(&self) -> BTreeMap<String, Outcome> {
+    async fn outcomes(&self) -> BTreeMap<String, OrgResult> {
         self.billing
             .outcomes(&self.month())
             .await
@@ -353,14 +353,14 @@ schedule_id = 503264
     worker.stop().await;
 
     let outcomes = h.outcomes().await;
-    let expected: BTreeMap<String, Outcome> = [
-        ("org-a", Outcome::Updated),
-        ("org-b", Outcome::Unchanged),
-        ("org-gone", Outcome::MissingSchedule),
-        ("org-m365", Outcome::SkippedCountedType),
-        ("org-noline", Outcome::MissingLine),
-        ("org-addline", Outcome::Updated),
-        ("org-nocount", Outcome::NoCount),
+    let expected: BTreeMap<String, OrgResult> = [
+        ("org-a", OrgResult::Updated),
+        ("org-b", OrgResult::Unchanged),
+        ("org-gone", OrgResult::MissingSchedule),
+        ("org-m365", OrgResult::SkippedCountedType),
+        ("org-noline", OrgResult::MissingLine),
+        ("org-addline", OrgResult::Updated),
+        ("org-nocount", OrgResult::NoCount),
     ]
     .into_iter()
     .map(|(o, x)| (o.to_string(), x))

@@ -2,9 +2,9 @@
 //! configuration with SIGHUP, against real RabbitMQ, Redis, the simulator and the real
 //! processor binary.
 
+use processor::config::reload::ConfigHandle;
 use processor::config::ProcessorConfig;
 use processor::metrics::Metrics;
-use processor::reload::ConfigHandle;
 use processor::store::Store;
 use relay_tests::alerts::alert;
 use relay_tests::processor::{
@@ -16,7 +16,8 @@ use serde_json::{json, Value};
 use shared::amqp::topology::PARKED_KEY;
 use shared::amqp::{Broker, BrokerOptions, HeaderValue, Outgoing, Topology};
 use shared::config::Settings;
-use shared::message::{message_id, AlertMessage, SCHEMA_HEADER};
+use shared::envelope::SCHEMA_HEADER;
+use shared::message::{message_id, AlertMessage};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -297,8 +298,8 @@ async fn two_workers_releasing_at_once_move_each_alert_once_and_keep_the_order()
     let (config_1, config_2) = (handle_for(&ctx), handle_for(&ctx));
     let metrics = Metrics::new();
     let (a, b) = tokio::join!(
-        processor::parking::release(&first, &store_1, &config_1, &metrics),
-        processor::parking::release(&second, &store_2, &config_2, &metrics),
+        processor::worker::parking::release(&first, &store_1, &config_1, &metrics),
+        processor::worker::parking::release(&second, &store_2, &config_2, &metrics),
     );
     let (a, b) = (a.expect("first pass"), b.expect("second pass"));
     assert_eq!(

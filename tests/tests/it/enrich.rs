@@ -113,8 +113,8 @@ fn seed_asset(sim: &SimHandle, id: i64, customer: i64, name: &str, properties: V
 }
 
 /// A Syncro client for the simulator (no rate limiter).
-fn client(sim: &SimHandle) -> processor::syncro::SyncroClient {
-    processor::syncro::SyncroClient::new(&processor::syncro::ClientConfig::new(
+fn client(sim: &SimHandle) -> syncro::SyncroClient {
+    syncro::SyncroClient::new(&syncro::ClientConfig::new(
         sim.api_url(),
         secrecy::SecretString::from(SIM_TOKEN),
     ))
@@ -358,7 +358,7 @@ async fn an_account_that_ignores_contract_ids_still_gets_tickets_and_is_reported
 async fn a_customers_asset_list_is_read_once_per_cache_period_and_then_again() {
     let sim = relay_tests::processor::start_sim(|_| {});
     let client = client(&sim);
-    let enricher = processor::enrich::Enricher::new();
+    let enricher = processor::handler::enrich::Enricher::new();
     let hour = Duration::from_secs(3600);
     let reads = || sim.sim().counters().route_total("GET /customer_assets");
     // Two creations at once for one customer share one read.
@@ -450,9 +450,9 @@ contract_id = 999999
         );
     let settings = settings(&wrong);
     let config = processor::config::ProcessorConfig::from_settings(&settings).expect("valid");
-    let client_config = processor::config::syncro_client_config(&settings).expect("token");
-    let client = processor::syncro::SyncroClient::new(&client_config).expect("client");
-    let report = processor::checks::check_online_report(&config, &client).await;
+    let client_config = syncro::ClientConfig::from_settings(&settings.syncro).expect("token");
+    let client = syncro::SyncroClient::new(&client_config).expect("client");
+    let report = processor::config::checks::check_online_report(&config, &client).await;
     let all = report.problems.join("\n");
     for expected in [
         "contracts.organizations[\"org-42\"].contract_id: contract 155002 (Managed Security - \

@@ -1,12 +1,10 @@
 //! The simulator over plain HTTP: authentication forms, pagination, rate limiting, the admin
 //! API (faults, log, counters, state, reset, options), seeds, and Syncro's quirks.
 
-mod syncro_support;
-
+use crate::syncro_support::{http, seed, start_sim, TOKEN};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use syncro_sim::{SimConfig, SimHandle};
-use syncro_support::{http, seed, start_sim, TOKEN};
 
 async fn get(sim: &SimHandle, path: &str) -> (StatusCode, Value) {
     let response = http()

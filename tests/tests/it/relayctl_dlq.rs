@@ -7,14 +7,17 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use processor::consumer::{ATTEMPTS_HEADER, ERROR_HEADER, ERROR_KIND_HEADER, FAILED_AT_HEADER};
-use processor::store::{GroupTicket, Outcome, Store};
+use processor::store::{GroupTicket, Handled, Store};
 use relay_tests::alerts::alert;
 use relay_tests::processor::{eventually, redis_url, Stack, TestProcessor, CONTOSO};
 use relay_tests::{wait, workspace_binary};
 use serde_json::{json, Value};
 use shared::amqp::topology::header_str;
-use shared::message::{message_id, ALERT_ID_HEADER, SCHEMA_HEADER, SOURCE_HEADER};
+use shared::envelope::{
+    ALERT_ID_HEADER, ATTEMPTS_HEADER, ERROR_HEADER, ERROR_KIND_HEADER, FAILED_AT_HEADER,
+    SCHEMA_HEADER, SOURCE_HEADER,
+};
+use shared::message::message_id;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -493,14 +496,14 @@ async fn a_dry_run_moves_nothing_and_plans_tickets_and_notes_from_the_grouping_s
     };
     store
         .set_group(
-            &processor::rules::group_key(CONTOSO, subject),
+            &processor::plan::group_key(CONTOSO, subject),
             &group,
             Duration::from_secs(300),
         )
         .await
         .expect("group");
     store
-        .finish(&seeds[3].message_id(), &Outcome::Created { ticket_id: 778 })
+        .finish(&seeds[3].message_id(), &Handled::Created { ticket_id: 778 })
         .await
         .expect("outcome");
     let before = queues.dead_ids().await;

@@ -3,15 +3,13 @@
 //! answers match the spec's examples, and the spec's own gaps that we work around are pinned
 //! here so a newer spec that fills them is noticed.
 
-mod syncro_support;
-
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use crate::syncro_support::{client_for, http, seed, start_sim, TOKEN};
 use chrono::NaiveDate;
-use processor::syncro::{LineItemFields, NewComment, NewTicket, TicketUpdate};
 use serde_json::{json, Map, Value};
-use syncro_support::{client_for, http, seed, start_sim, TOKEN};
+use syncro::{LineItemFields, NewComment, NewTicket, TicketUpdate};
 
 /// The spec: `$SYNCRO_OPENAPI`, else the copy in `tests/spec/` (Syncro's official OpenAPI
 /// document as given to the project in `shared/syncro-openapi.json`; kept in the repository so

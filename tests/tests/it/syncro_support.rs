@@ -1,13 +1,11 @@
 //! Shared helpers for the Syncro client and simulator tests: a simulator per test on port 0,
 //! a client pointed at it, and polling with a deadline.
 
-#![allow(dead_code)] // each test binary uses a different subset
-
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use processor::syncro::{ClientConfig, SyncroClient};
 use secrecy::SecretString;
+use syncro::{ClientConfig, SyncroClient};
 use syncro_sim::{Options, SimConfig, SimHandle};
 
 /// The token every test simulator accepts.

@@ -163,7 +163,7 @@ async fn three_workers_turn_500_alerts_over_10_subjects_into_exactly_10_tickets(
     for ticket in &tickets {
         // Every alert's reference sits in the ticket of its own subject.
         for body in &ticket.comments {
-            for r in processor::rules::references_in(body) {
+            for r in processor::plan::references_in(body) {
                 let index: usize = ids.iter().position(|id| id == r).expect("known id");
                 assert_eq!(
                     ticket.subject,

@@ -95,7 +95,7 @@ async fn a_lease_is_taken_over_once_its_holders_process_is_gone_and_not_before()
             take(&other, "group-a").await.is_none(),
             "a live holder's lease is not taken"
         );
-        tokio::time::sleep(processor::lease::ALIVE_FOR).await;
+        tokio::time::sleep(processor::store::lease::ALIVE_FOR).await;
     }
     assert!(holder.renew(&held, LONG_LEASE).await.expect("redis"));
 
@@ -132,7 +132,7 @@ async fn without_a_sure_answer_the_holder_is_deemed_alive() {
     let presence_key = format!("{}:presence:{instance}", ctx.prefix);
     let gone_client = 999_999_999u64;
     record_presence(&presence_key, &format!("0123456789abcdef {gone_client}")).await;
-    tokio::time::sleep(processor::lease::ALIVE_FOR).await;
+    tokio::time::sleep(processor::store::lease::ALIVE_FOR).await;
     assert!(
         take(&other, "group-b").await.is_none(),
         "a record from another Redis run is not trusted"
@@ -144,7 +144,7 @@ async fn without_a_sure_answer_the_holder_is_deemed_alive() {
         &format!("{} {gone_client}", server_run_id().await),
     )
     .await;
-    tokio::time::sleep(processor::lease::ALIVE_FOR).await;
+    tokio::time::sleep(processor::store::lease::ALIVE_FOR).await;
     assert!(
         take(&other, "group-b").await.is_some(),
         "a holder whose connection is gone has its lease taken over"

@@ -1,0 +1,54 @@
+//! alert-relay's integration tests, as one test binary so a change links once. They run
+//! against the real RabbitMQ and Redis (and, in `alertmanager`, a real Prometheus
+//! Alertmanager); each test has its own prefix, so they run in parallel.
+//!
+//! Ingest:
+//! - [`ingest`]: what a sender sees and what lands in the queues (signatures, rejections,
+//!   broker outages, metrics).
+//! - [`ingest_process`]: the real `ingest` binary: configuration file, secrets from the
+//!   environment, JSON logs, SIGTERM.
+//! - [`ingest_property`]: any request gets a 2xx or 4xx, and only validly signed ones enqueue.
+//! - [`alertmanager`]: Prometheus Alertmanager as a real sender.
+//!
+//! Processor:
+//! - [`processor`]: alerts end to end into Syncro tickets and notes: routing, grouping,
+//!   retries, dead letters, and workers racing or dying.
+//! - [`processor_config`]: `processor check-config [--online]` and `processor explain`.
+//! - [`enrich`]: contracts and devices on new tickets.
+//! - [`parking`]: parked unmapped alerts, their release, and reloading with SIGHUP.
+//! - [`lease`]: leases and their holders' presence in Redis.
+//! - [`ratelimit`]: who shares the fleet-wide Syncro budget.
+//! - [`billing`]: billable-user counts through ingest and the monthly sync onto invoices.
+//! - [`security`]: secrets never logged, metrics on localhost, slow or huge requests bounded.
+//!
+//! relayctl:
+//! - [`relayctl_dlq`]: `relayctl dlq`: stats, list, replay and purge of dead letters.
+//! - [`mappings`]: `relayctl mappings`: unmapped organizations and suggested mappings.
+//!
+//! Syncro:
+//! - [`syncro_client`]: the client against the simulator: every operation, error and fault.
+//! - [`syncro_contract`]: the client and simulator against Syncro's OpenAPI document.
+//! - [`syncro_sim`]: the simulator over plain HTTP.
+//! - [`syncro_support`]: helpers of the three Syncro modules (a simulator per test, a client).
+//!
+//! The stacks these tests start, and their sample configuration
+//! (`tests/fixtures/processor.toml`), are in the `relay_tests` library.
+
+mod alertmanager;
+mod billing;
+mod enrich;
+mod ingest;
+mod ingest_process;
+mod ingest_property;
+mod lease;
+mod mappings;
+mod parking;
+mod processor;
+mod processor_config;
+mod ratelimit;
+mod relayctl_dlq;
+mod security;
+mod syncro_client;
+mod syncro_contract;
+mod syncro_sim;
+mod syncro_support;
