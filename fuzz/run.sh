@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-180}"
-targets=(verify payload template)
+targets=(verify payload template encoding)
 
 if ! command -v cargo-fuzz >/dev/null; then
     cargo install cargo-fuzz --locked

@@ -3,6 +3,8 @@
 //!
 //! The first input byte picks the format; the rest is the body. Properties:
 //! - it never panics;
+//! - strict JSON (`shared::json`, which refuses a repeated key) reads what `serde_json` reads,
+//!   as the same value, and refuses only what `serde_json` refuses or a repeated key;
 //! - every alert that parses survives the queue: encoded as the wire does and decoded as the
 //!   processor does (`serde`), it is the same alert;
 //! - it re-encodes and re-parses to the same alert: the canonical JSON of a parsed alert,
@@ -14,6 +16,7 @@ use ingest::formats::FormatOptions;
 use ingest::verify::{Verified, Verifier};
 use libfuzzer_sys::fuzz_target;
 use shared::alert::Alert;
+use shared::json::StrictError;
 use shared::config::{PayloadFormat, SourceSettings, VerifyScheme};
 use std::sync::OnceLock;
 
@@ -58,6 +61,15 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else {
         return;
     };
+    match (
+        shared::json::parse(body),
+        serde_json::from_slice::<serde_json::Value>(body),
+    ) {
+        (Ok(strict), Ok(plain)) => assert_eq!(strict, plain, "strict JSON read another value"),
+        (Ok(_), Err(e)) => panic!("strict JSON accepted what serde_json refuses: {e}"),
+        (Err(StrictError::Syntax(e)), Ok(_)) => panic!("a syntax error serde_json does not see: {e}"),
+        (Err(_), _) => {}
+    }
     let f = fixture();
     let options = if selector % 2 == 0 {
         &f.canonical

@@ -49,6 +49,7 @@ macro_rules! constructors {
 
 constructors! {
     malformed_json => BAD_REQUEST, "malformed_json";
+    malformed_encoding => BAD_REQUEST, "malformed_encoding";
     invalid_payload => BAD_REQUEST, "invalid_payload";
     empty_batch => BAD_REQUEST, "empty_batch";
     signature_missing => UNAUTHORIZED, "signature_missing";
@@ -64,6 +65,7 @@ constructors! {
     body_timeout => REQUEST_TIMEOUT, "body_timeout";
     body_too_large => PAYLOAD_TOO_LARGE, "body_too_large";
     unsupported_media_type => UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type";
+    unsupported_encoding => UNSUPPORTED_MEDIA_TYPE, "unsupported_encoding";
     internal => INTERNAL_SERVER_ERROR, "internal";
 }
 
@@ -93,6 +95,18 @@ impl ApiError {
     }
 
     /// 400 with every offending field of a billable-user count named.
+    /// A body whose objects repeat a key: readers disagree on which value counts, so the
+    /// signature cannot vouch for what the relay would read.
+    pub fn duplicate_key(path: &str) -> ApiError {
+        let mut error = ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "duplicate_key",
+            format!("the key {path} appears twice in one object; send each key once"),
+        );
+        error.fields = vec![FieldError::new(path, "appears twice in one object")];
+        error
+    }
+
     pub fn invalid_count(fields: Vec<FieldError>) -> ApiError {
         let mut error = ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -1,8 +1,10 @@
 //! The steps every signed endpoint takes, whatever it carries: find the source, count the
-//! request and its outcome, check the content type, read the body within its limits, verify
-//! the signature, and publish with confirms. The routes ([`crate::routes::webhooks`],
+//! request and its outcome, check the content type and encoding, read the body within its
+//! limits, verify the signature over the bytes as sent, decompress a gzip body (bounded),
+//! parse strict JSON, and publish with confirms. The routes ([`crate::routes::webhooks`],
 //! [`crate::routes::billable`]) only parse their content and build their messages.
 
+use crate::encoding::{gunzip, Encoding};
 use crate::error::ApiError;
 use crate::metrics::UNKNOWN_SOURCE;
 use crate::state::{AppState, Source};
@@ -11,6 +13,7 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use shared::amqp::Outgoing;
+use shared::json::StrictError;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
@@ -58,22 +61,39 @@ where
     result
 }
 
-/// The steps every signed endpoint takes before reading the content: JSON content type, the
-/// body within its size and time, the signature over the raw bytes. Returns the proof, the
-/// body and the time the request is taken as received.
+/// The steps every signed endpoint takes before reading the content: JSON content type and a
+/// known encoding (415 before the body is read), the body within its size and time, the
+/// signature over the bytes as sent, then a gzip body decompressed within the same size
+/// limit. Returns the proof, the body and the time the request is taken as received.
 pub(crate) async fn verified_body(
     request: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
     source: &Source,
-) -> Result<(Verified, web::BytesMut, chrono::DateTime<chrono::Utc>), ApiError> {
+) -> Result<(Verified, web::Bytes, chrono::DateTime<chrono::Utc>), ApiError> {
     check_content_type(request)?;
+    let encoding = Encoding::of(request.headers())?;
     let body = read_body(request, payload, state.max_body_bytes, state.body_timeout).await?;
     let now = chrono::Utc::now();
     let proof = source
         .verifier
         .verify(request.headers(), &body, now.timestamp())?;
+    let body = match encoding {
+        Encoding::Identity => body.freeze(),
+        Encoding::Gzip => gunzip(&body, state.max_body_bytes)?,
+    };
     Ok((proof, body, now))
+}
+
+/// A signed body as JSON, refusing one whose objects repeat a key (400 `duplicate_key`,
+/// naming where): the signer and the relay could read different values.
+pub(crate) fn parse_json(body: &[u8]) -> Result<serde_json::Value, ApiError> {
+    shared::json::parse(body).map_err(|e| match e {
+        StrictError::DuplicateKey { path } => ApiError::duplicate_key(&path),
+        StrictError::Syntax(message) => {
+            ApiError::malformed_json(format!("the body is not valid JSON: {message}"))
+        }
+    })
 }
 
 /// Publishes with confirms; 503 (nothing accepted) unless the broker confirmed every message.

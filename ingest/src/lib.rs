@@ -11,13 +11,16 @@
 //! - [`routes`]: one file per endpoint family; a route parses its content and builds its
 //!   messages, and no route uses another.
 //! - `intake`: the steps every signed endpoint shares: source lookup, request counting,
-//!   content type, bounded body read, signature check, publish with confirms.
+//!   content type and encoding, bounded body read, signature check, strict JSON, publish
+//!   with confirms.
 //! - [`state`]: what every handler shares ([`state::AppState`]) and one configured
 //!   sender ([`state::Source`]).
-//! - [`verify`]: signature and token schemes; [`formats`]: payload adapters.
+//! - [`verify`]: signature and token schemes; [`encoding`]: gzip bodies; [`formats`]:
+//!   payload adapters.
 //! - [`error`]: every failure mapped to a stable JSON error; [`metrics`]: what happens,
 //!   counted.
 
+pub mod encoding;
 pub mod error;
 pub mod formats;
 mod intake;

@@ -6,7 +6,8 @@
 //!   copies made for the retry, dead-letter and parked queues.
 //! - [`billing`]: billable-user counts (posted by sources) and their queue message.
 //! - [`config`]: the one configuration file, layered defaults → file → environment.
-//! - [`signing`]: webhook signature primitives (Standard Webhooks, `sha256=` HMAC).
+//! - [`signing`]: webhook signature primitives (Standard Webhooks, `sha256=` HMAC);
+//!   [`json`]: strict JSON for signed bodies (a repeated key is refused).
 //! - [`amqp`]: the RabbitMQ topology and a self-healing publisher with confirms.
 //! - [`backoff`]: capped, jittered exponential backoff for every loop that waits to retry.
 //! - [`telemetry`]: logging set-up; [`shutdown`]: the signal every binary stops on.
@@ -17,6 +18,7 @@ pub mod backoff;
 pub mod billing;
 pub mod config;
 pub mod envelope;
+pub mod json;
 pub mod message;
 pub mod shutdown;
 pub mod signing;

@@ -7,7 +7,7 @@
 //! confirmed) → 202. Nothing is published for a rejected request.
 
 use crate::error::ApiError;
-use crate::intake::{publish, verified_body, with_source};
+use crate::intake::{parse_json, publish, verified_body, with_source};
 use crate::metrics::SourceLabels;
 use crate::state::{AppState, Source};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -43,8 +43,7 @@ async fn handle(
 ) -> Result<HttpResponse, ApiError> {
     // The proof is what lets the body be parsed at all.
     let (_proof, body, now) = verified_body(request, payload, state, source).await?;
-    let value: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::malformed_json(format!("the body is not valid JSON: {e}")))?;
+    let value = parse_json(&body)?;
     let counts = BillableCount::batch_from_json(&value).map_err(ApiError::invalid_count)?;
     if counts.is_empty() {
         return Err(ApiError::empty_batch("the request carries no count"));

@@ -495,6 +495,93 @@ async fn every_rejection_has_its_status_and_code_and_enqueues_nothing() {
 }
 
 #[tokio::test]
+async fn a_body_that_repeats_a_key_is_refused_naming_the_key_and_enqueues_nothing() {
+    let h = Harness::start().await;
+    // Signed correctly: the signer may have read "d1" and the relay "d2".
+    let cases = [
+        (
+            r#"{"id":"d1","id":"d2","event_type":"e","severity":"high","organization":{"id":"o"},"title":"t","occurred_at":"2026-05-01T10:00:00Z"}"#,
+            "id",
+        ),
+        (
+            r#"[{"id":"a","event_type":"e","severity":"high","organization":{"id":"o"},"title":"t","occurred_at":"2026-05-01T10:00:00Z"},{"id":"b","event_type":"e","severity":"high","organization":{"id":"o","id":"p"},"title":"t","occurred_at":"2026-05-01T10:00:00Z"}]"#,
+            "[1].organization.id",
+        ),
+        (
+            r#"{"id":"c","event_type":"e","severity":"high","organization":{"id":"o"},"title":"t","occurred_at":"2026-05-01T10:00:00Z","details":{"k":1,"k":2}}"#,
+            "details.k",
+        ),
+    ];
+    for (body, field) in cases {
+        let headers = standard_headers(alerts::SECRET, body.as_bytes());
+        let (status, code, answer) =
+            error_of(h.ingest.post("demo", body.as_bytes(), &headers).await).await;
+        assert_eq!((status, code.as_str()), (400, "duplicate_key"), "{body}");
+        assert_eq!(fields_of(&answer), [field], "{body}");
+    }
+    assert_eq!(h.work_count().await, 0, "nothing enqueued");
+    h.finish().await;
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+#[tokio::test]
+async fn a_gzip_body_signed_as_sent_is_accepted_and_other_encodings_are_refused_by_name() {
+    let h = Harness::start().await;
+    let post = |body: Vec<u8>, encoding: &'static str| {
+        let mut headers = standard_headers(alerts::SECRET, &body);
+        headers.push(("content-encoding".into(), encoding.into()));
+        let ingest = &h.ingest;
+        async move { ingest.post("demo", &body, &headers).await }
+    };
+
+    // Compressed, signed over the compressed bytes: the alert it carries is queued.
+    let plain = serde_json::to_vec(&alert("zipped")).expect("json");
+    let response = post(gzip(&plain), "gzip").await;
+    assert_eq!(response.status().as_u16(), 202);
+    let taken = h.rabbit.take_all(&h.topology.work_queue()).await;
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].body["alert"]["id"], "zipped");
+
+    // A bomb: small on the wire, past the body limit once decompressed.
+    let mut huge = b"{\"pad\":\"".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 4_000_000));
+    huge.extend(b"\"}");
+    let bomb = gzip(&huge);
+    assert!(bomb.len() < 16_000, "{} bytes compressed", bomb.len());
+    let (status, code, _) = error_of(post(bomb, "gzip").await).await;
+    assert_eq!((status, code.as_str()), (413, "body_too_large"));
+
+    // Says gzip, is not.
+    let (status, code, _) = error_of(post(plain.clone(), "gzip").await).await;
+    assert_eq!((status, code.as_str()), (400, "malformed_encoding"));
+
+    // Any other coding, or codings stacked, named in the answer.
+    for encoding in ["br", "deflate", "zstd", "gzip, gzip"] {
+        let response = post(plain.clone(), encoding).await;
+        let (status, code, answer) = error_of(response).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (415, "unsupported_encoding"),
+            "{encoding}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(encoding), "{message}");
+    }
+    assert_eq!(
+        h.work_count().await,
+        0,
+        "only the accepted alert was queued, and taken"
+    );
+    h.finish().await;
+}
+
+#[tokio::test]
 async fn the_standard_webhooks_published_example_passes_verification() {
     // The specification's example was signed in 2021: accept any age to check the signature
     // itself. It then reaches validation, which refuses its body: a 400, not a 401.

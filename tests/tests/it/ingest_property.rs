@@ -1,8 +1,9 @@
 //! Property: whatever a client sends to ingest (any bytes as the body, any headers: random
 //! names and values, broken and valid signature headers, huge values, bytes that are not
-//! UTF-8), the answer is a 2xx or a 4xx, never a 5xx, the server stays up, and nothing is
-//! enqueued without a valid signature: the work queue ends up holding exactly the alerts of
-//! the validly signed requests that got 202.
+//! UTF-8, gzip or another content encoding, JSON that repeats a key), the answer is a 2xx or
+//! a 4xx, never a 5xx, the server stays up, and nothing is enqueued without a valid
+//! signature over an unambiguous body in an understood encoding: the work queue ends up
+//! holding exactly the alerts of the requests that got 202.
 //!
 //! Runs against a real in-process ingest and the real RabbitMQ; 250 cases, a few seconds.
 
@@ -53,10 +54,23 @@ enum Signing {
     Stale,
 }
 
+/// How the body travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Identity,
+    /// Compressed, and signed as sent.
+    Gzip,
+    /// A coding ingest does not take (`br`).
+    Other,
+}
+
 #[derive(Debug, Clone)]
 struct Case {
     source: Source,
     body: Vec<u8>,
+    /// The body repeats a key in one object (readers may disagree on its value).
+    repeats_key: bool,
+    encoding: Encoding,
     /// Random headers, sent before the signature headers (which replace same-named ones).
     headers: Vec<(String, Vec<u8>)>,
     signing: Signing,
@@ -65,12 +79,13 @@ struct Case {
 
 impl Case {
     /// Whether ingest may enqueue this request.
-    fn validly_signed(&self) -> bool {
-        match self.signing {
+    fn may_enqueue(&self) -> bool {
+        let signed = match self.signing {
             Signing::Valid => true,
             Signing::Stale => self.source != Source::Demo,
             Signing::None | Signing::WrongSecret | Signing::Tampered => false,
-        }
+        };
+        signed && !self.repeats_key && self.encoding != Encoding::Other
     }
 }
 
@@ -100,16 +115,40 @@ fn valid_body(source: Source) -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
-fn any_body(source: Source) -> impl Strategy<Value = Vec<u8>> {
+/// A body, and whether it repeats a key.
+fn any_body(source: Source) -> impl Strategy<Value = (Vec<u8>, bool)> {
     prop_oneof![
-        3 => valid_body(source),
-        2 => prop::collection::vec(any::<u8>(), 0..512),
+        3 => valid_body(source).prop_map(|b| (b, false)),
+        // A valid body whose first object repeats its first key with another value.
+        1 => valid_body(source).prop_map(|b| (repeat_first_key(&b), true)),
+        2 => prop::collection::vec(any::<u8>(), 0..512).prop_map(|b| (b, false)),
         // Valid JSON that is not a valid alert.
-        1 => "[ -~]{0,200}".prop_map(|s| serde_json::to_vec(&json!({"id": s, "title": 7}))
-            .expect("json")),
+        1 => "[ -~]{0,200}".prop_map(|s| (serde_json::to_vec(&json!({"id": s, "title": 7}))
+            .expect("json"), false)),
         // Over the body limit.
-        1 => (LIMIT + 1..LIMIT * 3).prop_map(|n| vec![b'{'; n]),
+        1 => (LIMIT + 1..LIMIT * 3).prop_map(|n| (vec![b'{'; n], false)),
     ]
+}
+
+/// `{"k":v,...}` becomes `{"k":"repeated","k":v,...}` (in the first object of the body).
+fn repeat_first_key(body: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(body);
+    let open = text.find('{').expect("an object");
+    let key_end = text[open + 1..].find("\":").expect("a key") + open + 1;
+    let key = &text[open + 1..key_end + 1];
+    format!(
+        "{}{key}:\"repeated\",{}",
+        &text[..open + 1],
+        &text[open + 1..]
+    )
+    .into_bytes()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).expect("gzip");
+    encoder.finish().expect("gzip")
 }
 
 /// Header values as HTTP allows them: visible ASCII, space, tab and obs-text (bytes 0x80 to
@@ -165,14 +204,25 @@ fn case() -> impl Strategy<Value = Case> {
                 "application/cloudevents+json; charset=utf-8",
                 "text/plain",
             ]),
+            prop::sample::select(vec![
+                Encoding::Identity,
+                Encoding::Identity,
+                Encoding::Identity,
+                Encoding::Gzip,
+                Encoding::Other,
+            ]),
         )
-            .prop_map(move |(body, headers, signing, content_type)| Case {
-                source,
-                body,
-                headers,
-                signing,
-                content_type,
-            })
+            .prop_map(
+                move |((body, repeats_key), headers, signing, content_type, encoding)| Case {
+                    source,
+                    body,
+                    repeats_key,
+                    encoding,
+                    headers,
+                    signing,
+                    content_type,
+                },
+            )
     })
 }
 
@@ -206,7 +256,19 @@ async fn send(ingest: &TestIngest, case: &Case) -> Result<(u16, u64), String> {
             headers.append(name, value);
         }
     }
-    let mut body = case.body.clone();
+    let mut body = match case.encoding {
+        Encoding::Gzip => gzip(&case.body),
+        Encoding::Identity | Encoding::Other => case.body.clone(),
+    };
+    match case.encoding {
+        Encoding::Identity => {}
+        Encoding::Gzip => {
+            headers.insert("content-encoding", HeaderValue::from_static("gzip"));
+        }
+        Encoding::Other => {
+            headers.insert("content-encoding", HeaderValue::from_static("br"));
+        }
+    }
     if case.signing != Signing::None {
         for (name, value) in signature_headers(case, &body) {
             headers.insert(
@@ -271,7 +333,10 @@ fn any_request_gets_2xx_or_4xx_and_only_valid_signatures_enqueue() {
             "status {status} for {case:?}"
         );
         if (200..300).contains(&status) {
-            prop_assert!(case.validly_signed(), "{status} without a valid signature");
+            prop_assert!(
+                case.may_enqueue(),
+                "{status} without a valid signature over an unambiguous body"
+            );
             accepted.set(accepted.get() + n);
             accepted_requests.set(accepted_requests.get() + 1);
         }
