@@ -61,6 +61,14 @@ pub struct Metrics {
     /// Leases (on an alert, a group's creation, a fleet task) taken over at once from a
     /// worker that died holding them, instead of waiting for them to expire.
     pub lease_takeovers: Counter,
+    /// Times this worker found that Redis had lost its data (or a new deployment's empty
+    /// Redis) and started a recovery.
+    pub redis_data_losses: Counter,
+    /// Groups with no pointer in Redis looked up in Syncro, by result: `found` (its open
+    /// ticket takes the alert) or `none` (a ticket is created).
+    pub group_lookups: Family<ResultLabels, Counter>,
+    /// Alerts found already in a recovered ticket's comments, so not posted again.
+    pub already_in_syncro: Counter,
     pub retried: Family<TierLabels, Counter>,
     pub dead_lettered: Family<KindLabels, Counter>,
     pub syncro_requests: Family<RequestLabels, Counter>,
@@ -101,6 +109,9 @@ impl Metrics {
             config_reloads: Family::default(),
             reconciled: Counter::default(),
             lease_takeovers: Counter::default(),
+            redis_data_losses: Counter::default(),
+            group_lookups: Family::default(),
+            already_in_syncro: Counter::default(),
             retried: Family::default(),
             dead_lettered: Family::default(),
             syncro_requests: Family::default(),
@@ -165,6 +176,21 @@ impl Metrics {
             "reconciled",
             "Interrupted Syncro calls found applied by reading Syncro back",
             m.reconciled.clone(),
+        );
+        registry.register(
+            "redis_data_losses",
+            "Losses of Redis's data noticed (a missing epoch marker): a recovery started",
+            m.redis_data_losses.clone(),
+        );
+        registry.register(
+            "group_lookups",
+            "Groups without a pointer in Redis looked up in Syncro, by result",
+            m.group_lookups.clone(),
+        );
+        registry.register(
+            "already_in_syncro",
+            "Alerts found already in a recovered ticket's comments, not posted again",
+            m.already_in_syncro.clone(),
         );
         registry.register(
             "lease_takeovers",

@@ -38,7 +38,8 @@ pub async fn run_reloadable(
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let store = Store::new(&settings.redis.url, &settings.prefix)?
-        .counting_takeovers(metrics.lease_takeovers.clone());
+        .counting_takeovers(metrics.lease_takeovers.clone())
+        .counting_data_losses(metrics.redis_data_losses.clone());
     let presence = tokio::spawn(store.clone().keep_presence());
     let limiter = RateLimiter::from_settings(store.clone(), &settings.syncro);
     let syncro = limited_client(&settings, Some(limiter), metrics.clone())?;

@@ -74,6 +74,20 @@ impl SyncroClient {
         .await
     }
 
+    /// `POST /tickets` in a slot taken earlier with [`SyncroClient::admit`]: the caller may
+    /// check, once admitted, that it should still post.
+    pub async fn create_ticket_admitted(
+        &self,
+        admission: Admission,
+        ticket: &NewTicket,
+    ) -> Result<Ticket> {
+        let route = Route::CreateTicket;
+        let value = self
+            .send(admission, route, "/tickets", &[], Some(ticket))
+            .await?;
+        decode(route, take_key(route, value, "ticket")?)
+    }
+
     pub async fn update_ticket(&self, id: i64, update: &TicketUpdate) -> Result<Ticket> {
         let path = format!("/tickets/{id}");
         self.fetch_one(Route::UpdateTicket, &path, Some("ticket"), Some(update))

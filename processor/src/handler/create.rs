@@ -1,20 +1,24 @@
 //! Creating a group's ticket, under the group's lease, in five steps:
-//! 1. [`Handler::created_elsewhere`]: a pointer written meanwhile, or a ticket another
-//!    alert's interrupted creation made (found in Syncro by its `relay-ref` line);
+//! 1. [`Handler::created_elsewhere`]: a pointer written meanwhile; a ticket another alert's
+//!    interrupted creation made (found in Syncro by its `relay-ref` line); or the group's
+//!    open ticket in Syncro, which Redis forgot (lost data, an evicted or expired pointer):
+//!    Syncro is the record;
 //! 2. enrichment: the contract and the asset ([`super::enrich`]), before any intent, since
 //!    the asset lookup may wait for the rate limit;
-//! 3. [`Handler::begin_creation`]: the intent and the `creating` marker, then a check that
-//!    the lease is still ours, so a worker that stalled past its lease never posts;
-//! 4. [`Handler::post_ticket`]: the POST;
+//! 3. [`Handler::begin_creation`]: the intent and the `creating` marker;
+//! 4. [`Handler::post_ticket`]: once the rate limiter admits the POST, a check that the
+//!    lease is still ours (a worker that stalled past its lease, or whose lease Redis lost,
+//!    never posts), then the POST;
 //! 5. [`Handler::record_created`]: the group pointer and the alert's outcome, then the
 //!    contract follow-up, which can no longer fail the alert.
 
 use super::enrich::Enrichment;
 use super::*;
+use crate::metrics::ResultLabels;
 use crate::plan::{self, Destination};
-use crate::store::{Creating, Handled, Intent};
+use crate::store::{Creating, GroupTicket, Handled, Intent};
 use chrono::Utc;
-use syncro::{NewTicket, Ticket};
+use syncro::{NewTicket, Route, Ticket};
 
 /// How long a creation whose outcome is unknown keeps other alerts of its group from
 /// creating a ticket of their own (the first alert's retry settles it sooner).
@@ -27,8 +31,9 @@ pub(crate) enum Created {
     /// Another alert's creation may still land in Syncro, or this worker lost the lease:
     /// wait, then look again.
     InDoubt,
-    /// The group has a ticket already (made meanwhile, or found after a creator's crash).
-    Exists(i64),
+    /// The group has a ticket already: made meanwhile, found after a creator's crash, or
+    /// found open in Syncro (`recovered`: Redis did not know it).
+    Exists { ticket_id: i64, recovered: bool },
 }
 
 impl Handler {
@@ -50,10 +55,10 @@ impl Handler {
                 &job.message.alert,
             )
             .await;
-        if !self.begin_creation(job, held).await? {
+        self.begin_creation(job).await?;
+        let Some(ticket) = self.post_ticket(job, held, &extra).await? else {
             return Ok(Created::InDoubt);
-        }
-        let ticket = self.post_ticket(job, &extra).await?;
+        };
         self.record_created(job, &ticket, &extra).await?;
         // After the outcome is recorded: this follow-up can neither fail the alert nor
         // make a second ticket.
@@ -73,13 +78,16 @@ impl Handler {
     async fn created_elsewhere(&self, job: &Job) -> Result<Option<Created>> {
         let s = &self.services;
         if let Some(group) = s.store.group(&job.group_key).await? {
-            return Ok(Some(Created::Exists(group.ticket_id)));
+            return Ok(Some(Created::Exists {
+                ticket_id: group.ticket_id,
+                recovered: group.recovered,
+            }));
         }
         let Some(previous) = s.store.creating(&job.group_key).await? else {
-            return Ok(None);
+            return self.open_in_syncro(job).await;
         };
         if previous.message_id == job.message_id {
-            return Ok(None);
+            return self.open_in_syncro(job).await;
         }
         let found = find_created_ticket(
             s,
@@ -95,19 +103,48 @@ impl Handler {
                 .await?;
             s.store.clear_creating(&job.group_key).await?;
             s.metrics.reconciled.inc();
-            return Ok(Some(Created::Exists(ticket.id)));
+            return Ok(Some(Created::Exists {
+                ticket_id: ticket.id,
+                recovered: false,
+            }));
         }
         if Utc::now() - previous.at < CREATION_DOUBT {
             return Ok(Some(Created::InDoubt));
         }
-        Ok(None)
+        self.open_in_syncro(job).await
     }
 
-    /// Writes the intent and the group's `creating` marker, then makes sure the lease is
-    /// still ours: from here on, any worker taking the lease sees the marker and waits.
-    /// `false` (and no intent left) when the lease was lost meanwhile: another worker may be
-    /// creating the group's ticket, so this one must not post.
-    async fn begin_creation(&self, job: &Job, held: &Lease) -> Result<bool> {
+    /// The group's open ticket in Syncro, pointed at again: one call, and only for a group
+    /// Redis has no pointer for (the first alert of a new group pays it too).
+    async fn open_in_syncro(&self, job: &Job) -> Result<Option<Created>> {
+        let s = &self.services;
+        let window = job.config.grouping.window();
+        let found = open_group_ticket(s, job.customer_id, &job.plan.subject, window).await?;
+        let result = if found.is_some() { "found" } else { "none" };
+        s.metrics
+            .group_lookups
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
+            .inc();
+        let Some(ticket) = found else {
+            return Ok(None);
+        };
+        let group = GroupTicket {
+            recovered: true,
+            ..new_group(ticket.id, job.customer_id, &job.plan.subject)
+        };
+        s.store.set_group(&job.group_key, &group, window).await?;
+        tracing::info!(ticket_id = ticket.id, ticket_number = ?ticket.number, subject = %job.plan.subject, "the group's open ticket was found in Syncro; Redis had no pointer to it");
+        Ok(Some(Created::Exists {
+            ticket_id: ticket.id,
+            recovered: true,
+        }))
+    }
+
+    /// Writes the intent and the group's `creating` marker: from here on, any worker taking
+    /// the lease sees the marker and waits for this creation.
+    async fn begin_creation(&self, job: &Job) -> Result<()> {
         let s = &self.services;
         let now = Utc::now();
         let ids = [job.message_id.as_str()];
@@ -124,16 +161,18 @@ impl Handler {
             at: now,
         };
         s.store.set_creating(&job.group_key, &creating).await?;
-        if s.store.renew(held, job.config.worker.lock_lease()).await? {
-            return Ok(true);
-        }
-        tracing::warn!(subject = %job.plan.subject, "lost the group's lease before creating its ticket; looking again");
-        s.store.clear_intents(&ids).await?;
-        Ok(false)
+        Ok(())
     }
 
-    /// The POST of the group's ticket, its first comment carrying the alert.
-    async fn post_ticket(&self, job: &Job, extra: &Enrichment) -> Result<Ticket> {
+    /// The POST of the group's ticket, its first comment carrying the alert; `None` (and no
+    /// intent left) when the lease turned out lost once the POST was admitted: another worker
+    /// may be creating the group's ticket, so this one must not post.
+    async fn post_ticket(
+        &self,
+        job: &Job,
+        held: &Lease,
+        extra: &Enrichment,
+    ) -> Result<Option<Ticket>> {
         let s = &self.services;
         let (plan, t) = (&job.plan, &job.plan.ticket);
         let first = plan::first_comment_with_asset(&job.message, plan, extra.asset_line.as_deref());
@@ -149,8 +188,14 @@ impl Handler {
             comments_attributes: vec![comment(plan, plan.note.title.clone(), first)],
             ..NewTicket::new(job.customer_id, plan.subject.clone())
         };
-        match s.syncro.create_ticket(&request).await {
-            Ok(ticket) => Ok(ticket),
+        let admission = s.syncro.admit(Route::CreateTicket).await;
+        if !s.store.renew(held, job.config.worker.lock_lease()).await? {
+            tracing::warn!(subject = %job.plan.subject, "lost the group's lease before creating its ticket; looking again");
+            s.store.clear_intents(&[job.message_id.as_str()]).await?;
+            return Ok(None);
+        }
+        match s.syncro.create_ticket_admitted(admission, &request).await {
+            Ok(ticket) => Ok(Some(ticket)),
             Err(error) => {
                 // Known not to have been applied: nothing is in doubt any more.
                 if !error.outcome_unknown() {

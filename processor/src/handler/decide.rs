@@ -30,11 +30,15 @@ impl Handler {
         message_id: &str,
     ) -> Result<Next> {
         let s = &self.services;
-        if s.store.outcome(message_id).await?.is_some() {
+        let config = s.config.current();
+        let check_in = s
+            .store
+            .check_in(message_id, recovery_horizon(&config))
+            .await?;
+        if check_in.outcome.is_some() {
             s.metrics.duplicates_skipped.inc();
             return Ok(Next::Settled(Settled::Duplicate));
         }
-        let config = s.config.current();
         let plan = Arc::new(plan::plan(&config, &message));
         let customer_id = match self
             .destination(&message, message_id, &plan.route, &config)
@@ -50,6 +54,8 @@ impl Handler {
             customer_id,
             plan,
             config,
+            recovering: check_in.recovering,
+            verify: false,
         };
         if self.reconciled(&job).await? {
             return Ok(Next::Settled(Settled::Reconciled));
@@ -123,11 +129,12 @@ impl Handler {
 
     /// The group's ticket to note the alert on, or the group's new ticket made by this alert
     /// under the group's lease; other workers wait for the lease's holder meanwhile.
-    async fn find_or_create(&self, job: Job) -> Result<Next> {
+    async fn find_or_create(&self, mut job: Job) -> Result<Next> {
         let s = &self.services;
         let lease = job.config.worker.lock_lease();
         loop {
             if let Some(group) = s.store.group(&job.group_key).await? {
+                job.verify = job.recovering && group.recovered;
                 match self.usable_ticket(group, &job).await? {
                     Some(ticket_id) => return Ok(Next::Note { ticket_id, job }),
                     None => continue,
@@ -148,7 +155,13 @@ impl Handler {
             match created? {
                 Created::InDoubt => tokio::time::sleep(Duration::from_millis(500)).await,
                 Created::Ticket => return Ok(Next::Settled(Settled::Created)),
-                Created::Exists(ticket_id) => return Ok(Next::Note { ticket_id, job }),
+                Created::Exists {
+                    ticket_id,
+                    recovered,
+                } => {
+                    job.verify = job.recovering && recovered;
+                    return Ok(Next::Note { ticket_id, job });
+                }
             }
         }
     }

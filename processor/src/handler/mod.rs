@@ -31,7 +31,7 @@ mod reconcile;
 use create::Created;
 use decide::Next;
 use note::{comment, NotePoster};
-use reconcile::{find_created_ticket, reconcile};
+use reconcile::{find_created_ticket, open_group_ticket, reconcile};
 
 use crate::config::reload::ConfigHandle;
 use crate::config::ProcessorConfig;
@@ -108,6 +108,11 @@ pub(crate) struct Job {
     pub(crate) plan: Arc<Plan>,
     /// The configuration the alert is handled under.
     pub(crate) config: Arc<ProcessorConfig>,
+    /// Redis lost its data recently ([`crate::store::CheckIn::recovering`]).
+    pub(crate) recovering: bool,
+    /// Its ticket was found in Syncro during a recovery: it may hold this alert already, so
+    /// the note checks the ticket's comments first.
+    pub(crate) verify: bool,
 }
 
 #[derive(Clone)]
@@ -125,6 +130,7 @@ impl Handler {
         let worker = services.config.current().worker.clone();
         let poster = NotePoster {
             services: services.clone(),
+            references: Default::default(),
         };
         let notes = Coalescer::start(worker.coalesce_window(), worker.coalesce_max_alerts, poster);
         Handler {
@@ -220,7 +226,14 @@ fn new_group(ticket_id: i64, customer_id: i64, subject: &str) -> GroupTicket {
         subject: subject.to_string(),
         created_at: now,
         checked_at: now,
+        recovered: false,
     }
+}
+
+/// How long a loss of Redis's data matters: alerts may be resent within the idempotency
+/// horizon, and a group's ticket takes alerts for the grouping window.
+fn recovery_horizon(config: &ProcessorConfig) -> Duration {
+    config.grouping.window().max(crate::store::DONE_TTL)
 }
 
 #[cfg(test)]

@@ -1,21 +1,38 @@
 //! Notes: alerts for one ticket gathered by the [`super::coalesce::Coalescer`] are posted as
 //! one comment when the rate limiter admits it; every alert's outcome is then recorded.
+//!
+//! On a ticket found in Syncro while the store recovers from a loss of Redis's data, the
+//! batch is first checked against the ticket's comments: an alert already there (its
+//! `relay-ref` line) is recorded and answered as a duplicate, never posted again. The
+//! ticket's references are read once per worker and kept for [`REFERENCES_KEPT`]; what is
+//! posted afterwards is recorded in Redis as usual.
 
 use super::coalesce::{Entry, Flush};
+use super::reconcile::references_on;
 use super::*;
 use crate::config::ResolvedAlert;
-
 use crate::plan::{self, Plan};
 use crate::store::{Handled, Intent};
 use chrono::Utc;
 use shared::alert::AlertStatus;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
 use syncro::{Admission, NewComment, Route, TicketUpdate};
 
 pub(crate) type NoteResult = Result<Settled>;
 
+/// How long a recovered ticket's references, read from Syncro, are trusted.
+const REFERENCES_KEPT: Duration = Duration::from_secs(3600);
+
+/// The message ids a recovered ticket's comments carried when they were read, and when.
+type References = (Instant, Arc<HashMap<String, i64>>);
+
 /// Posts each ticket's gathered alerts as one note: the coalescer's [`Flush`].
 pub(crate) struct NotePoster {
     pub(crate) services: Arc<Services>,
+    /// Recovered tickets' references, by ticket id.
+    pub(crate) references: Mutex<HashMap<i64, References>>,
 }
 
 impl Flush for NotePoster {
@@ -35,10 +52,75 @@ impl Flush for NotePoster {
         admission: Admission,
         entries: Vec<Entry<Job, NoteResult>>,
     ) {
+        let entries = match self.not_in_syncro_yet(ticket_id, entries).await {
+            Ok(entries) if entries.is_empty() => return,
+            Ok(entries) => entries,
+            Err((error, entries)) => {
+                for entry in entries {
+                    entry.respond(Err(error.clone()));
+                }
+                return;
+            }
+        };
         let result = post_note(&self.services, ticket_id, admission, &entries).await;
         for entry in entries {
             entry.respond(result.clone());
         }
+    }
+}
+
+impl NotePoster {
+    /// The entries still to post: on a ticket found in Syncro during a recovery, the alerts
+    /// its comments already carry are recorded and answered as duplicates.
+    async fn not_in_syncro_yet(
+        &self,
+        ticket_id: i64,
+        entries: Vec<Entry<Job, NoteResult>>,
+    ) -> std::result::Result<Vec<Entry<Job, NoteResult>>, (HandleError, Vec<Entry<Job, NoteResult>>)>
+    {
+        if !entries.iter().any(|e| e.item.verify) {
+            return Ok(entries);
+        }
+        let references = match self.references(ticket_id).await {
+            Ok(references) => references,
+            Err(error) => return Err((error, entries)),
+        };
+        let s = &self.services;
+        let mut rest = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let Some(&comment_id) = references.get(&entry.item.message_id) else {
+                rest.push(entry);
+                continue;
+            };
+            let outcome = Handled::Noted {
+                ticket_id,
+                comment_id: Some(comment_id),
+            };
+            let recorded = s.store.finish(&entry.item.message_id, &outcome).await;
+            s.metrics.already_in_syncro.inc();
+            tracing::info!(ticket_id, message_id = %entry.item.message_id, "the alert is already in the ticket's comments; not posted again");
+            entry.respond(match recorded {
+                Ok(()) => Ok(Settled::Duplicate),
+                Err(e) => Err(e.into()),
+            });
+        }
+        Ok(rest)
+    }
+
+    /// The ticket's references, read from Syncro at most once per [`REFERENCES_KEPT`].
+    async fn references(&self, ticket_id: i64) -> Result<Arc<HashMap<String, i64>>> {
+        let kept = {
+            let mut cache = self.references.lock().unwrap_or_else(|e| e.into_inner());
+            cache.retain(|_, (at, _)| at.elapsed() < REFERENCES_KEPT);
+            cache.get(&ticket_id).map(|(_, refs)| refs.clone())
+        };
+        if let Some(refs) = kept {
+            return Ok(refs);
+        }
+        let refs = Arc::new(references_on(&self.services, ticket_id).await?);
+        let mut cache = self.references.lock().unwrap_or_else(|e| e.into_inner());
+        cache.insert(ticket_id, (Instant::now(), refs.clone()));
+        Ok(refs)
     }
 }
 

@@ -1,10 +1,13 @@
-//! After a crash: whether an interrupted POST reached Syncro, read back through the
+//! Reading Syncro back, the record, where Redis cannot tell: after a crash, whether an
+//! interrupted POST reached Syncro; when Redis has no pointer for a group, its open ticket;
+//! when Redis lost its data, which alerts a ticket already holds. Each alert is found by the
 //! `relay-ref` line every comment carries.
 
 use super::*;
-use crate::plan::{self};
+use crate::plan;
 use crate::store::{Handled, Intent};
-use syncro::{Ticket, TicketFilter};
+use std::collections::HashMap;
+use syncro::{Ticket, TicketFilter, NOT_CLOSED};
 
 /// Comment pages read when looking for an alert's reference after a crash.
 pub(crate) const RECONCILE_COMMENT_PAGES: u32 = 5;
@@ -70,6 +73,67 @@ pub(crate) async fn reconcile(
             Ok(None)
         }
     }
+}
+
+/// The customer's open ticket of the group, for a group Redis has no pointer for: not
+/// closed, the same normalised subject, active within the grouping `window`; the newest when
+/// several. One Syncro call (`query` narrows the list to the subject).
+///
+/// A ticket a technician renamed no longer matches and a new one is made; a ticket merged
+/// into another is closed in Syncro, so the group goes on in the ticket it was merged into
+/// only when that one has the same subject; a closed ticket is never taken up again here.
+pub(crate) async fn open_group_ticket(
+    s: &Services,
+    customer_id: i64,
+    subject: &str,
+    window: Duration,
+) -> Result<Option<Ticket>> {
+    let filter = TicketFilter {
+        customer_id: Some(customer_id),
+        status: Some(NOT_CLOSED.to_string()),
+        query: Some(subject.to_string()),
+        ..TicketFilter::default()
+    };
+    let page = s.syncro.list_tickets(&filter, 1).await?;
+    let wanted = plan::group_key(customer_id, subject);
+    let since = chrono::Duration::from_std(window)
+        .ok()
+        .and_then(|w| Utc::now().checked_sub_signed(w));
+    Ok(page
+        .items
+        .into_iter()
+        .filter(|t| !t.is_closed())
+        .filter(|t| {
+            t.subject
+                .as_deref()
+                .is_some_and(|s| plan::group_key(customer_id, s) == wanted)
+        })
+        .filter(|t| {
+            let active = t.updated_at.or(t.created_at);
+            match (active, since) {
+                (Some(at), Some(since)) => chrono::DateTime::<Utc>::from(at) >= since,
+                _ => true,
+            }
+        })
+        .max_by_key(|t| t.id))
+}
+
+/// The message ids a ticket's comments carry (newest comments first, at most
+/// [`RECONCILE_COMMENT_PAGES`] pages of 100), each with the comment that carries it.
+pub(crate) async fn references_on(s: &Services, ticket_id: i64) -> Result<HashMap<String, i64>> {
+    let mut found = HashMap::new();
+    for page in 1..=RECONCILE_COMMENT_PAGES {
+        let comments = s.syncro.list_comments(ticket_id, page, Some(100)).await?;
+        for comment in &comments.items {
+            for id in plan::references_in(comment.body.as_deref().unwrap_or_default()) {
+                found.entry(id.to_string()).or_insert(comment.id);
+            }
+        }
+        if !comments.has_next() {
+            break;
+        }
+    }
+    Ok(found)
 }
 
 /// The customer's ticket with this subject whose first comment carries the alert's

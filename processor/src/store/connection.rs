@@ -33,6 +33,8 @@ pub struct Store {
     prefix: String,
     holders: Arc<Holders>,
     takeovers: Counter,
+    /// Losses of Redis's data noticed by this process (`recovery`).
+    data_losses: Counter,
 }
 
 impl Store {
@@ -61,6 +63,7 @@ impl Store {
             prefix: prefix.to_string(),
             holders: Arc::new(Holders::new()),
             takeovers: Counter::default(),
+            data_losses: Counter::default(),
         })
     }
 
@@ -76,6 +79,16 @@ impl Store {
 
     pub(crate) fn takeovers(&self) -> &Counter {
         &self.takeovers
+    }
+
+    /// Counts the losses of Redis's data this process notices (`recovery`) in `counter`.
+    pub fn counting_data_losses(mut self, counter: Counter) -> Store {
+        self.data_losses = counter;
+        self
+    }
+
+    pub(crate) fn data_losses(&self) -> &Counter {
+        &self.data_losses
     }
 
     pub(crate) fn holders(&self) -> &Holders {

@@ -13,6 +13,12 @@
 //! | `unmapped:{org id}`, `unmapped` | organizations seen without a mapping, and how many of their alerts are parked | so ops can map them later |
 //! | `lease:{name}` | a fleet-wide lease on a task (`release-parked`) | one worker at a time |
 //! | `presence:{instance}` | the Redis run and client id of a process's own connection | a dead process's leases are taken over at once ([`crate::store::lease`]) |
+//! | `epoch`, `recovering-until` | a marker Redis loses with its data, and until when the store recovers from such a loss | a loss is noticed at the next alert (`recovery`) |
+//!
+//! Files: `connection` (the pool, the key prefix, this process's identity), this file
+//! (records, intents, group pointers, unmapped organizations), [`lease`] (leases, presence,
+//! the one keep-alive), [`ratelimit`] (the fleet's Syncro budget and the client's gate),
+//! `recovery` (noticing that Redis lost its data).
 //!
 //! Every failure is a [`StoreError`]: the caller treats Redis as unavailable, keeps the message
 //! unacknowledged and waits for Redis to come back. Nothing is decided on a guess.
@@ -26,10 +32,12 @@ use std::time::Duration;
 mod connection;
 pub mod lease;
 pub mod ratelimit;
+mod recovery;
 
 pub use connection::{Result, Store, StoreError};
 pub use lease::Lease;
 pub use ratelimit::RateLimiter;
+pub use recovery::CheckIn;
 
 /// How long an alert's outcome is remembered: longer than any sensible dead-letter replay.
 pub const DONE_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -76,6 +84,11 @@ pub struct GroupTicket {
     /// When the ticket's status was last read from Syncro (to notice it was closed there)
     /// without reading it for every alert.
     pub checked_at: DateTime<Utc>,
+    /// Found in Syncro because Redis had no pointer (not made from this store's records):
+    /// while the store recovers from a loss of its data, the ticket may already hold alerts
+    /// Redis forgot, so notes on it are checked against its comments first.
+    #[serde(default)]
+    pub recovered: bool,
 }
 
 /// The alert whose ticket creation for a group is (or was) under way: if its worker died

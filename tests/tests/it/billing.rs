@@ -20,16 +20,16 @@ use std::time::Duration;
 use syncro_sim::FaultSpec;
 use tokio::task::JoinHandle;
 
-const CONTOSO_SCHEDULE: i64 = 503_262;
-const FABRIKAM_SCHEDULE: i64 = 503_263;
-const WOODGROVE_SCHEDULE: i64 = 503_264;
-const CONTOSO_SEATS: i64 = 1_823_298;
-const FABRIKAM_SEATS: i64 = 1_823_301;
-const WOODGROVE_SEATS: i64 = 1_823_303;
-const PUT_LINE: &str = "PUT /schedules/{id}/line_items/{line_item_id}";
+pub(crate) const CONTOSO_SCHEDULE: i64 = 503_262;
+pub(crate) const FABRIKAM_SCHEDULE: i64 = 503_263;
+pub(crate) const WOODGROVE_SCHEDULE: i64 = 503_264;
+pub(crate) const CONTOSO_SEATS: i64 = 1_823_298;
+pub(crate) const FABRIKAM_SEATS: i64 = 1_823_301;
+pub(crate) const WOODGROVE_SEATS: i64 = 1_823_303;
+pub(crate) const PUT_LINE: &str = "PUT /schedules/{id}/line_items/{line_item_id}";
 
 /// `[billing]` with the sync on (due from day 1 00:00 UTC, so at once) for `orgs`.
-fn billing_section(sync_on: bool, orgs: &str) -> String {
+pub(crate) fn billing_section(sync_on: bool, orgs: &str) -> String {
     format!(
         r#"
 [billing]
@@ -45,7 +45,7 @@ lease_secs = 2
     )
 }
 
-const THREE_ORGS: &str = r#"
+pub(crate) const THREE_ORGS: &str = r#"
 [billing.organizations."org-a"]
 schedule_id = 503262
 [billing.organizations."org-b"]
@@ -55,13 +55,13 @@ schedule_id = 503264
 "#;
 
 /// A worker run inside the test, which the test may stop cleanly or kill (drop) mid-way.
-struct Worker(
+pub(crate) struct Worker(
     Option<tokio::sync::oneshot::Sender<()>>,
     JoinHandle<anyhow::Result<()>>,
 );
 
 impl Worker {
-    fn start(config_text: &str) -> Worker {
+    pub(crate) fn start(config_text: &str) -> Worker {
         let settings = Settings::from_toml(config_text, &|_| None).expect("config parses");
         let config = processor::config::ProcessorConfig::from_settings(&settings)
             .unwrap_or_else(|problems| panic!("processor config invalid: {problems:#?}"));
@@ -72,7 +72,7 @@ impl Worker {
         Worker(Some(stop), task)
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(stop) = self.0.take() {
             let _ = stop.send(());
         }
@@ -80,19 +80,19 @@ impl Worker {
     }
 
     /// As a crash: the worker's tasks stop wherever they are, nothing is released.
-    async fn kill(self) {
+    pub(crate) async fn kill(self) {
         self.1.abort();
         let _ = self.1.await;
     }
 }
 
-struct Harness {
-    stack: Stack,
-    billing: BillingStore,
+pub(crate) struct Harness {
+    pub(crate) stack: Stack,
+    pub(crate) billing: BillingStore,
 }
 
 impl Harness {
-    async fn start(extra: &str) -> Harness {
+    pub(crate) async fn start(extra: &str) -> Harness {
         let stack = Stack::start(|_| {}, extra).await;
         let url = secrecy::SecretString::from(redis_url());
         let store = Store::new(&url, &stack.ctx.prefix).expect("store");
@@ -103,19 +103,23 @@ impl Harness {
     }
 
     /// Posts counts signed as the `demo` source.
-    async fn post(&self, body: &Value) -> reqwest::Response {
+    pub(crate) async fn post(&self, body: &Value) -> reqwest::Response {
         let bytes = serde_json::to_vec(body).expect("json");
         self.post_raw(&bytes, standard_headers(alerts::SECRET, &bytes))
             .await
     }
 
     /// Posts one count and expects it accepted.
-    async fn post_count(&self, org: &str, n: u64, as_of: &str) {
+    pub(crate) async fn post_count(&self, org: &str, n: u64, as_of: &str) {
         let count = json!({"organization_id": org, "billable_users": n, "as_of": as_of});
         assert_eq!(self.post(&count).await.status().as_u16(), 202);
     }
 
-    async fn post_raw(&self, body: &[u8], headers: Vec<(String, String)>) -> reqwest::Response {
+    pub(crate) async fn post_raw(
+        &self,
+        body: &[u8],
+        headers: Vec<(String, String)>,
+    ) -> reqwest::Response {
         let ingest = &self.stack.ingest;
         let mut request = ingest
             .client
@@ -128,12 +132,12 @@ impl Harness {
         request.send().await.expect("ingest answers")
     }
 
-    fn queue(&self) -> String {
+    pub(crate) fn queue(&self) -> String {
         Topology::new(&self.stack.ctx.prefix).billable_users_queue()
     }
 
     /// Posts counts and waits until a worker (with the sync off) has stored them all.
-    async fn seed_counts(&self, counts: &[(&str, u64)]) {
+    pub(crate) async fn seed_counts(&self, counts: &[(&str, u64)]) {
         let body: Vec<Value> = counts
             .iter()
             .map(|(org, n)| json!({"organization_id": org, "billable_users": n, "as_of": "2026-05-01T00:00:00Z"}))
@@ -156,7 +160,7 @@ impl Harness {
     }
 
     /// The quantity of a line in the simulator.
-    fn quantity(&self, schedule: i64, line: i64) -> Option<f64> {
+    pub(crate) fn quantity(&self, schedule: i64, line: i64) -> Option<f64> {
         self.stack.sim.sim().with_store(|s| {
             s.schedules
                 .get(&schedule)
@@ -166,7 +170,7 @@ impl Harness {
     }
 
     /// Requests the simulator answered for `route`, by path.
-    fn requests_to(&self, route: &str) -> BTreeMap<String, usize> {
+    pub(crate) fn requests_to(&self, route: &str) -> BTreeMap<String, usize> {
         let mut by_path = BTreeMap::new();
         for entry in self.stack.sim.sim().requests() {
             if entry.route == Some(route) {
@@ -176,11 +180,11 @@ impl Harness {
         by_path
     }
 
-    fn month(&self) -> String {
+    pub(crate) fn month(&self) -> String {
         chrono::Utc::now().format("%Y-%m").to_string()
     }
 
-    async fn wait_month_done(&self) {
+    pub(crate) async fn wait_month_done(&self) {
         let month = self.month();
         wait::until(
             "the month is marked done",
@@ -196,7 +200,7 @@ impl Harness {
         .await;
     }
 
-    async fn outcomes(&self) -> BTreeMap<String, OrgResult> {
+    pub(crate) async fn outcomes(&self) -> BTreeMap<String, OrgResult> {
         self.billing
             .outcomes(&self.month())
             .await
@@ -206,14 +210,14 @@ impl Harness {
             .collect()
     }
 
-    async fn finish(self) {
+    pub(crate) async fn finish(self) {
         let queue = self.queue();
         self.stack.rabbit.delete_queue(&queue).await;
         self.stack.finish().await;
     }
 }
 
-fn put_path(schedule: i64, line: i64) -> String {
+pub(crate) fn put_path(schedule: i64, line: i64) -> String {
     format!("/api/v1/schedules/{schedule}/line_items/{line}")
 }
 

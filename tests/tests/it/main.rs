@@ -22,6 +22,7 @@
 //! - [`security`]: secrets never logged, metrics on localhost, slow or huge requests bounded.
 //!
 //! relayctl:
+//! - [`redis_loss`]: Redis losing its data: no ticket, alert or billing update doubled.
 //! - [`relayctl_dlq`]: `relayctl dlq`: stats, list, replay and purge of dead letters.
 //! - [`mappings`]: `relayctl mappings`: unmapped organizations and suggested mappings.
 //!
@@ -46,6 +47,7 @@ mod parking;
 mod processor;
 mod processor_config;
 mod ratelimit;
+mod redis_loss;
 mod relayctl_dlq;
 mod security;
 mod syncro_client;

@@ -19,7 +19,7 @@ fn fault(kind: FaultKind, route: &str) -> FaultSpec {
 }
 
 /// Waits until every one of `ids` is referenced in Syncro and nothing is left in any queue.
-async fn settled(stack: &Stack, ids: &[String]) {
+pub(crate) async fn settled(stack: &Stack, ids: &[String]) {
     eventually("every alert in Syncro", LONG, || {
         let refs = stack.references();
         ids.iter().all(|id| refs.contains(id))
@@ -40,7 +40,7 @@ async fn dead_lettered(stack: &Stack, n: u32) {
     .await;
 }
 
-fn counts(refs: &[String]) -> HashMap<&str, usize> {
+pub(crate) fn counts(refs: &[String]) -> HashMap<&str, usize> {
     let mut map = HashMap::new();
     for r in refs {
         *map.entry(r.as_str()).or_insert(0) += 1;
@@ -409,7 +409,7 @@ async fn a_worker_killed_mid_run_hands_its_alerts_over_at_once_losing_and_duplic
 }
 
 /// Sets a ticket's status through the simulator's API, as a technician would in Syncro.
-async fn set_status(stack: &Stack, ticket_id: i64, status: &str) {
+pub(crate) async fn set_status(stack: &Stack, ticket_id: i64, status: &str) {
     let response = reqwest::Client::new()
         .put(format!("{}/tickets/{ticket_id}", stack.sim.api_url()))
         .bearer_auth(relay_tests::processor::SIM_TOKEN)

@@ -493,6 +493,7 @@ async fn a_dry_run_moves_nothing_and_plans_tickets_and_notes_from_the_grouping_s
         subject: subject.into(),
         created_at: chrono::Utc::now(),
         checked_at: chrono::Utc::now(),
+        recovered: false,
     };
     store
         .set_group(
