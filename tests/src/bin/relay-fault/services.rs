@@ -163,16 +163,21 @@ impl Redis {
         .await
     }
 
-    /// Saves and stops Redis, keeps it down for `down`, starts it again on the same port.
-    pub async fn restart(&mut self, down: Duration) -> anyhow::Result<()> {
+    /// Stops Redis, keeps it down for `down`, starts it again on the same port: with its data
+    /// set saved and reloaded, or, `empty`, with nothing (as a Redis without persistence, or
+    /// a replica promoted before it caught up, comes back).
+    pub async fn restart(&mut self, down: Duration, empty: bool) -> anyhow::Result<()> {
         if let Ok(client) = redis::Client::open(self.url()) {
             if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
                 // The connection closes under the answer: an error here is the normal case.
                 let _: Result<(), _> = redis::cmd("SHUTDOWN")
-                    .arg("SAVE")
+                    .arg(if empty { "NOSAVE" } else { "SAVE" })
                     .query_async(&mut conn)
                     .await;
             }
+        }
+        if empty {
+            let _ = std::fs::remove_file(self.dir.join("dump.rdb"));
         }
         if let Some(mut proc) = self.proc.take() {
             let deadline = Instant::now() + Duration::from_secs(10);

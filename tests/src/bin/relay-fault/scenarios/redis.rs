@@ -1,0 +1,125 @@
+//! Redis restarted during a storm: with its data (scenario 3), or empty (scenario 5: a
+//! restart without persistence, a failover to a replica that had not caught up), and then part
+//! of the storm sent again by its source. Either way nothing on the board changes: one ticket
+//! per subject, every alert once.
+
+use super::*;
+
+/// What Redis keeps through the restart.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Restart {
+    /// `SHUTDOWN SAVE`, then the data set reloaded: a persistent Redis.
+    KeepingData,
+    /// `SHUTDOWN NOSAVE` and no file: a Redis that lost its data.
+    Empty,
+}
+
+/// 3. Redis stopped (`SHUTDOWN SAVE`) and started again, down 5 s, while two workers process.
+pub async fn redis_restarted(run: &mut Run<'_>) -> anyhow::Result<Row> {
+    redis_scenario(run, Restart::KeepingData).await
+}
+
+/// 5. Redis stopped and started again empty, down 5 s, while two workers process; then a
+///    tenth of the storm is sent again by its source (the same alert ids).
+pub async fn redis_emptied(run: &mut Run<'_>) -> anyhow::Result<Row> {
+    redis_scenario(run, Restart::Empty).await
+}
+
+async fn redis_scenario(run: &mut Run<'_>, restart: Restart) -> anyhow::Result<Row> {
+    let sizes = run.sizes;
+    let name = match restart {
+        Restart::KeepingData => "redis",
+        Restart::Empty => "redis-empty",
+    };
+    let mut stack = run
+        .stack(
+            name,
+            Tuning {
+                retry_tiers_secs: DEFAULT_TIERS,
+                prefetch: 2000,
+                lock_lease_secs: 30,
+            },
+        )
+        .await?;
+    stack.start_worker(0, true).await?;
+    stack.start_worker(1, true).await?;
+    let over = sizes.send_over;
+    let Load {
+        alerts,
+        wanted,
+        started,
+        sending,
+    } = start_load(
+        &stack,
+        name,
+        (sizes.redis_alerts, sizes.redis_subjects),
+        (50, 4),
+        over,
+        Duration::from_secs(60),
+    )?;
+    tokio::time::sleep(over / 3).await;
+    let before = observe::syncro(&stack.http, &stack.sim_url, &wanted)
+        .await?
+        .present();
+    eprintln!("  restarting Redis ({before} alerts in Syncro)");
+    run.redis
+        .restart(Duration::from_secs(5), restart == Restart::Empty)
+        .await?;
+    let mut sent = sending.await.context("sender")?;
+    let resent = match restart {
+        Restart::KeepingData => 0,
+        Restart::Empty => {
+            // The source sends a tenth of the storm again: alerts Redis forgot it had handled.
+            let again = &alerts[..alerts.len() / 10];
+            let sender = Sender::new(&stack.ingest_url, SECRET)?;
+            let answer = send_paced(
+                &sender,
+                again,
+                50,
+                2,
+                Duration::from_secs(1),
+                Duration::from_secs(60),
+            )
+            .await;
+            sent.given_up += answer.given_up;
+            again.len()
+        }
+    };
+    let seen = watch(&stack, &wanted, sizes.settle, |s| {
+        s.present() == wanted.len()
+    })
+    .await?;
+    let left = drained(run.rabbit, &stack, Duration::from_secs(60), false).await?;
+    let title = match restart {
+        Restart::KeepingData => "3. Redis restarted during processing",
+        Restart::Empty => "5. Redis restarted empty during processing, alerts sent again",
+    };
+    let mut r = row(
+        title,
+        alerts.len() + resent,
+        sent.accepted.len(),
+        &seen,
+        started,
+    );
+    r.lost = lost(&sent.accepted, &seen);
+    r.dead = dead_letters(&stack).await?.len();
+    r.remarks.push(match restart {
+        Restart::KeepingData => {
+            format!("Redis down 5 s with {before} alerts in Syncro; data set kept (SHUTDOWN SAVE)")
+        }
+        Restart::Empty => format!(
+            "Redis down 5 s with {before} alerts in Syncro, back empty (SHUTDOWN NOSAVE); {resent} alerts sent again after"
+        ),
+    });
+    if r.tickets != sizes.redis_subjects {
+        r.failures.push(format!(
+            "{} tickets for {} subjects",
+            r.tickets, sizes.redis_subjects
+        ));
+    }
+    if left > 0 {
+        r.failures.push(format!("{left} messages left queued"));
+    }
+    stack.stop().await;
+    Ok(r)
+}
