@@ -12,9 +12,56 @@ use crate::billing::{
 };
 use crate::processor::{counts, set_status, settled};
 use processor::billing::sync::OrgResult;
-use relay_tests::processor::{delete_redis_keys, storm, Stack, TestProcessor};
+use processor::store::{Handled, Store};
+use relay_tests::processor::{delete_redis_keys, redis_url, storm, Stack, TestProcessor};
+use relay_tests::wait;
+use secrecy::SecretString;
 use shared::message::message_id;
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_store_notices_each_loss_of_redis_data_at_the_next_check_in_and_once() {
+    let ctx = relay_tests::Context::new();
+    let losses = prometheus_client::metrics::counter::Counter::<u64>::default();
+    let store = Store::new(&SecretString::from(redis_url()), &ctx.prefix)
+        .expect("store")
+        .counting_data_losses(losses.clone());
+    let horizon = Duration::from_secs(3600);
+    // An empty Redis (a new deployment) is a loss like any other, declared by the first alert.
+    let first = store.check_in("m-1", horizon).await.expect("redis");
+    assert_eq!((first.outcome, first.recovering), (None, true));
+    let second = store.check_in("m-2", horizon).await.expect("redis");
+    assert!(second.recovering, "the recovery lasts its horizon");
+    assert_eq!(losses.get(), 1, "one loss, declared once");
+
+    // Redis forgets everything again: noticed at the next check-in.
+    delete_redis_keys(&ctx.prefix).await;
+    let after = store.check_in("m-3", horizon).await.expect("redis");
+    assert!(after.recovering);
+    assert_eq!(losses.get(), 2);
+
+    // A short horizon ends; the records themselves are read as before.
+    delete_redis_keys(&ctx.prefix).await;
+    let short = Duration::from_millis(300);
+    assert!(
+        store
+            .check_in("m-4", short)
+            .await
+            .expect("redis")
+            .recovering
+    );
+    store.finish("m-4", &Handled::Ignored).await.expect("redis");
+    wait::until("the recovery to end", Duration::from_secs(5), || async {
+        let check = store.check_in("m-4", short).await.expect("redis");
+        (!check.recovering).then_some(check)
+    })
+    .await;
+    let done = store.check_in("m-4", short).await.expect("redis");
+    assert_eq!(done.outcome, Some(Handled::Ignored));
+    assert_eq!(losses.get(), 3);
+    delete_redis_keys(&ctx.prefix).await;
+}
 
 fn ids(tag: &str, n: usize) -> Vec<String> {
     (0..n)
