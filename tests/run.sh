@@ -12,6 +12,10 @@ cd "$RELAY_ROOT"
 ensure_rabbitmq
 ensure_redis
 ensure_command prometheus-alertmanager prometheus-alertmanager
+# The Redis over TLS and Sentinel tests start private servers (redis-server, also as a
+# sentinel) with certificates made by openssl, even when Redis on 6379 is a container.
+ensure_command redis-server redis-server
+ensure_command openssl openssl
 command -v cargo >/dev/null || die "cargo is missing: install Rust with rustup first"
 
 # Queues left behind by an interrupted earlier run (every test uses a t-<random> prefix).

@@ -64,6 +64,8 @@ pub struct Metrics {
     /// Times this worker found that Redis had lost its data (or a new deployment's empty
     /// Redis) and started a recovery.
     pub redis_data_losses: Counter,
+    /// Times the sentinels named another Redis master and this worker moved to it.
+    pub redis_master_changes: Counter,
     /// Groups with no pointer in Redis looked up in Syncro, by result: `found` (its open
     /// ticket takes the alert) or `none` (a ticket is created).
     pub group_lookups: Family<ResultLabels, Counter>,
@@ -110,6 +112,7 @@ impl Metrics {
             reconciled: Counter::default(),
             lease_takeovers: Counter::default(),
             redis_data_losses: Counter::default(),
+            redis_master_changes: Counter::default(),
             group_lookups: Family::default(),
             already_in_syncro: Counter::default(),
             retried: Family::default(),
@@ -181,6 +184,11 @@ impl Metrics {
             "redis_data_losses",
             "Losses of Redis's data noticed (a missing epoch marker): a recovery started",
             m.redis_data_losses.clone(),
+        );
+        registry.register(
+            "redis_master_changes",
+            "Times the sentinels named another Redis master and this worker moved to it",
+            m.redis_master_changes.clone(),
         );
         registry.register(
             "group_lookups",

@@ -37,9 +37,10 @@ pub async fn run_reloadable(
     config_file: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
-    let store = Store::new(&settings.redis.url, &settings.prefix)?
+    let store = Store::connect(&settings.redis, &settings.prefix)?
         .counting_takeovers(metrics.lease_takeovers.clone())
-        .counting_data_losses(metrics.redis_data_losses.clone());
+        .counting_data_losses(metrics.redis_data_losses.clone())
+        .counting_master_changes(metrics.redis_master_changes.clone());
     let presence = tokio::spawn(store.clone().keep_presence());
     let limiter = RateLimiter::from_settings(store.clone(), &settings.syncro);
     let syncro = limited_client(&settings, Some(limiter), metrics.clone())?;

@@ -42,7 +42,7 @@ impl Context {
 
     /// The shared Redis state (same prefix as the workers).
     pub fn store(&self) -> anyhow::Result<Store> {
-        Ok(Store::new(&self.settings.redis.url, &self.settings.prefix)?)
+        Ok(Store::connect(&self.settings.redis, &self.settings.prefix)?)
     }
 
     /// The Syncro client, admitted through the fleet's shared rate limiter so that ops

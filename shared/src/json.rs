@@ -227,7 +227,10 @@ mod tests {
     #[test]
     fn a_key_written_with_escapes_is_the_same_key() {
         // "\u0069d" is "id": both readers see the same key twice.
-        assert_eq!(repeated(r#"{"id":"a","\u0069d":"b"}"#).as_deref(), Some("id"));
+        assert_eq!(
+            repeated(r#"{"id":"a","\u0069d":"b"}"#).as_deref(),
+            Some("id")
+        );
     }
 
     #[test]

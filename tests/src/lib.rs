@@ -6,6 +6,8 @@
 //! - [`rabbit`]: reading and counting what landed in a queue; removing a test's topology.
 //! - [`ingest`]: ingest started in-process on port 0, or as the real binary.
 //! - [`processor`]: the Syncro simulator, ingest and processors together for end-to-end tests.
+//! - [`redis_server`]: private Redis servers (TLS, replicas, sentinels) and test
+//!   certificates, for the tests of Redis over TLS and Sentinel.
 //! - [`proxy`]: a TCP proxy that can cut and restore the road to the broker, to test outages
 //!   without stopping the broker other tests use.
 //! - [`alerts`]: sample alerts and signed requests.
@@ -16,6 +18,7 @@ pub mod ingest;
 pub mod processor;
 pub mod proxy;
 pub mod rabbit;
+pub mod redis_server;
 pub mod wait;
 
 /// Per-test names and service addresses.

@@ -10,7 +10,7 @@
 use super::outcome::OrgOutcome;
 use crate::store::{Lease, Result, Store};
 use chrono::{DateTime, Utc};
-use deadpool_redis::redis::{self, AsyncCommands};
+use redis::AsyncCommands;
 use serde::Serialize;
 use shared::billing::BillableCount;
 use std::collections::BTreeMap;

@@ -31,11 +31,14 @@
 //!   (each organization mapped in `mapping.organizations`; at least one when
 //!   `add_to_tickets` is on).
 //! - `[billing]`: the billable-user sync, see [`crate::config::billing`].
+//! - `[redis]` (shared with the other binaries' file, checked here): `url`, the TLS files,
+//!   the sentinels; see [`crate::config::redis`].
 
 //!
 //! One file per section ([`worker`], [`mapping`], [`tickets`], [`notes`], [`overrides`],
-//! [`grouping`], [`contracts`], [`billing`]), each parsing its raw TOML table into a validated
-//! value with [`parse`]'s helpers; this file assembles them into [`ProcessorConfig`].
+//! [`grouping`], [`contracts`], [`billing`], [`redis`]), each parsing its raw TOML table (or,
+//! for `[redis]`, the shared typed section) into a validated value with [`parse`]'s helpers;
+//! this file assembles them into [`ProcessorConfig`].
 //! [`reload`] swaps the running configuration on SIGHUP; [`checks`] compares it with the
 //! Syncro account (`check-config --online`). Nothing here calls Redis or RabbitMQ.
 
@@ -47,6 +50,7 @@ pub mod mapping;
 pub mod notes;
 pub mod overrides;
 mod parse;
+pub mod redis;
 pub mod reload;
 pub mod tickets;
 pub mod worker;
@@ -62,6 +66,7 @@ pub use notes::*;
 pub use overrides::*;
 pub(crate) use parse::describe_toml_error;
 use parse::*;
+pub use redis::RedisConfig;
 pub use tickets::*;
 pub use worker::*;
 
@@ -101,10 +106,8 @@ impl ProcessorConfig {
     /// the Syncro connection (URL, token, request budget), Redis, and the common sections.
     pub fn from_settings(settings: &Settings) -> Result<ProcessorConfig, Vec<String>> {
         let mut problems = settings.common_problems();
-        let redis = settings.redis.url.expose_secret();
-        if !(redis.starts_with("redis://") || redis.starts_with("rediss://")) {
-            // The value may carry a password: only the key is named.
-            problems.push("redis.url: must start with redis:// or rediss://".into());
+        if let Err(more) = RedisConfig::from_settings(&settings.redis) {
+            problems.extend(more);
         }
         problems.extend(syncro_problems(settings));
         match ProcessorConfig::from_sections(&settings.processor_sections) {

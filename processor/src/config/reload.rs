@@ -125,10 +125,29 @@ pub fn restart_keys(
         "amqp.reconnect_max_backoff_ms",
         running.amqp.reconnect_max_backoff_ms != new.amqp.reconnect_max_backoff_ms,
     );
+    let (a, b) = (&running.redis, &new.redis);
+    differs("redis.url", a.url.expose_secret() != b.url.expose_secret());
+    differs("redis.ca_file", a.ca_file != b.ca_file);
     differs(
-        "redis.url",
-        running.redis.url.expose_secret() != new.redis.url.expose_secret(),
+        "redis.client_cert_file",
+        a.client_cert_file != b.client_cert_file,
     );
+    differs(
+        "redis.client_key_file",
+        a.client_key_file != b.client_key_file,
+    );
+    differs("redis.sentinels", a.sentinels != b.sentinels);
+    differs("redis.master_name", a.master_name != b.master_name);
+    differs(
+        "redis.sentinel_password",
+        a.sentinel_password
+            .as_ref()
+            .map(|p| p.expose_secret().to_string())
+            != b.sentinel_password
+                .as_ref()
+                .map(|p| p.expose_secret().to_string()),
+    );
+    differs("redis.sentinel_tls", a.sentinel_tls != b.sentinel_tls);
     differs("log.level", running.log.level != new.log.level);
     differs("log.format", running.log.format != new.log.format);
     let (a, b) = (&running.syncro, &new.syncro);

@@ -13,7 +13,9 @@
 //! finds a lease held asks Redis whether the holder's presence connection is still connected
 //! (`CLIENT LIST ID`); a killed process's sockets are closed by the kernel, so Redis knows at
 //! once. A dead holder's lease is taken over by compare-and-set, counted in
-//! `lease_takeovers_total`.
+//! `lease_takeovers_total`. The presence connection must be on the server that holds the
+//! leases: with Redis Sentinel it is made to the master like the pool's, and moves as soon as
+//! the sentinels name another master (the store's `connection` module).
 //!
 //! Whenever that question has no sure answer the holder is deemed alive and the TTL decides,
 //! as before: no presence recorded (the holder's process never registered one), a record
@@ -22,9 +24,9 @@
 //! gone without closing its sockets (Redis notices only at its TCP keepalive).
 //! A holder seen alive is not asked about again for [`ALIVE_FOR`] by the same process.
 
-use super::connection::{Holders, Result, Store};
-use deadpool_redis::redis::{self, aio::MultiplexedConnection};
+use super::connection::{Connection, Holders, Result, Store};
 use rand::Rng;
+use redis::aio::MultiplexedConnection;
 use shared::backoff::Backoff;
 use std::convert::Infallible;
 use std::future::Future;
@@ -154,11 +156,7 @@ impl Store {
 
     /// Whether the process `instance` may still be alive: `false` only when Redis says its
     /// presence connection is gone.
-    async fn holder_alive(
-        &self,
-        conn: &mut deadpool_redis::Connection,
-        instance: &str,
-    ) -> Result<bool> {
+    async fn holder_alive(&self, conn: &mut Connection, instance: &str) -> Result<bool> {
         let client_id: Option<String> = redis::Script::new(PRESENCE)
             .key(self.key(&["presence", instance]))
             .invoke_async(conn)
@@ -275,11 +273,18 @@ impl Store {
         loop {
             // Bounded: a connection to an unreachable Redis may never answer.
             match within(self.register_presence()).await {
-                Ok(mut conn) => {
+                Ok((mut conn, generation)) => {
                     backoff.reset();
                     tracing::debug!(instance = %self.holders().instance, "presence recorded in Redis");
                     loop {
-                        tokio::time::sleep(PRESENCE_REFRESH).await;
+                        tokio::select! {
+                            _ = tokio::time::sleep(PRESENCE_REFRESH) => {}
+                            _ = self.connector().moved(generation) => {
+                                tracing::info!("moving the Redis presence to the new master");
+                                backoff.reset();
+                                break;
+                            }
+                        }
                         if let Err(e) = within(self.refresh_presence(&mut conn)).await {
                             tracing::warn!(error = %e, "lost the Redis presence connection; connecting again");
                             break;
@@ -294,8 +299,12 @@ impl Store {
         }
     }
 
-    async fn register_presence(&self) -> redis::RedisResult<(MultiplexedConnection, String)> {
-        let mut conn = self.client().get_multiplexed_async_connection().await?;
+    /// A connection of this process's own to the master, its presence recorded there, and
+    /// the connector's generation it belongs to.
+    async fn register_presence(
+        &self,
+    ) -> redis::RedisResult<((MultiplexedConnection, String), u64)> {
+        let (mut conn, generation) = self.connector().connect().await?;
         let _: () = redis::cmd("CLIENT")
             .arg("SETNAME")
             .arg("alert-relay-presence")
@@ -318,7 +327,7 @@ impl Store {
         let record = format!("{run_id} {id}");
         let mut registered = (conn, record);
         self.refresh_presence(&mut registered).await?;
-        Ok(registered)
+        Ok((registered, generation))
     }
 
     async fn refresh_presence(

@@ -24,7 +24,7 @@
 //! unacknowledged and waits for Redis to come back. Nothing is decided on a guess.
 
 use chrono::{DateTime, Utc};
-use deadpool_redis::redis::{self, AsyncCommands};
+use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::time::Duration;

@@ -14,7 +14,6 @@
 use super::connection::{Result, Store};
 use crate::metrics::Metrics;
 use anyhow::Context;
-use deadpool_redis::redis;
 use shared::backoff::Backoff;
 use shared::config::Settings;
 use std::future::Future;

@@ -14,10 +14,9 @@
 //! A new deployment (an empty Redis) looks the same, and is treated the same: it costs
 //! nothing there, as Syncro holds no ticket of it yet.
 
-use super::connection::{Result, Store};
+use super::connection::{Connection, Result, Store};
 use super::Handled;
 use chrono::Utc;
-use deadpool_redis::redis;
 use rand::Rng;
 use std::time::Duration;
 
@@ -60,11 +59,7 @@ impl Store {
     /// Starts a recovery: the window first, then the marker, so no worker ever sees a new
     /// marker without the window. Several workers may find the loss at once; the one that
     /// writes the marker says so.
-    async fn declare_loss(
-        &self,
-        conn: &mut deadpool_redis::Connection,
-        horizon: Duration,
-    ) -> Result<()> {
+    async fn declare_loss(&self, conn: &mut Connection, horizon: Duration) -> Result<()> {
         let horizon_ms = horizon.as_millis().min(i64::MAX as u128) as i64;
         let until = Utc::now().timestamp_millis().saturating_add(horizon_ms);
         let marker = format!("{:016x}", rand::rng().random::<u64>());

@@ -45,6 +45,9 @@ impl Settings {
         if let Some(v) = env(env::REDIS_URL) {
             self.redis.url = SecretString::from(v);
         }
+        if let Some(v) = env(env::REDIS_SENTINEL_PASSWORD) {
+            self.redis.sentinel_password = Some(SecretString::from(v));
+        }
         if let Some(v) = env(env::INGEST_ADDR) {
             self.ingest.listen = v;
         }

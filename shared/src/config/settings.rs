@@ -3,6 +3,7 @@
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 /// The whole configuration file.
 #[derive(Debug, Deserialize)]
@@ -78,17 +79,47 @@ impl Default for AmqpSettings {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// Where the processor's Redis is and how to reach it; checked and used by the processor
+/// (`processor::config::redis`).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisSettings {
     /// Redis URL; it may carry a password, so it is a secret (`RELAY_REDIS_URL`).
+    /// `rediss://` is Redis over TLS. With `sentinels`, its host and port are not used (the
+    /// sentinels name the master); its scheme, user, password and database still apply.
     pub url: SecretString,
+    /// PEM bundle of the authorities a `rediss://` server's certificate must chain to; the
+    /// system's roots when absent. For a private CA, which a self-hosted Redis usually has.
+    pub ca_file: Option<PathBuf>,
+    /// PEM certificate (chain) presented to a server that asks for one (mutual TLS,
+    /// `tls-auth-clients yes`); needs `client_key_file`.
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM private key of `client_cert_file`.
+    pub client_key_file: Option<PathBuf>,
+    /// `host:port` of Redis Sentinels; when set, the workers ask them which server is the
+    /// master of `master_name`, and follow it when it fails over.
+    pub sentinels: Vec<String>,
+    /// The name the sentinels monitor the master under (`sentinel monitor NAME ...`).
+    pub master_name: Option<String>,
+    /// The sentinels' own password (`requirepass` in sentinel.conf), when they have one
+    /// (`RELAY_REDIS_SENTINEL_PASSWORD`).
+    pub sentinel_password: Option<SecretString>,
+    /// Whether the sentinels are reached over TLS (with `ca_file` and the client
+    /// certificate, as the servers are).
+    pub sentinel_tls: bool,
 }
 
 impl Default for RedisSettings {
     fn default() -> Self {
         RedisSettings {
             url: SecretString::from("redis://127.0.0.1:6379"),
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
+            sentinels: Vec::new(),
+            master_name: None,
+            sentinel_password: None,
+            sentinel_tls: false,
         }
     }
 }

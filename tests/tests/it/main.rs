@@ -20,6 +20,10 @@
 //! - [`ratelimit`]: who shares the fleet-wide Syncro budget.
 //! - [`billing`]: billable-user counts through ingest and the monthly sync onto invoices.
 //! - [`security`]: secrets never logged, metrics on localhost, slow or huge requests bounded.
+//! - [`redis_tls`]: Redis over TLS: the CA bundle, client certificates, refused servers, and
+//!   bad `[redis]` settings reported together.
+//! - [`redis_sentinel`]: Redis Sentinel: stores and workers follow the master across a
+//!   failover.
 //!
 //! relayctl:
 //! - [`redis_loss`]: Redis losing its data: no ticket, alert or billing update doubled.
@@ -48,6 +52,8 @@ mod processor;
 mod processor_config;
 mod ratelimit;
 mod redis_loss;
+mod redis_sentinel;
+mod redis_tls;
 mod relayctl_dlq;
 mod security;
 mod syncro_client;
