@@ -26,7 +26,7 @@ struct Cli {
     /// A few hundred alerts per scenario (CI), instead of the sizes.
     #[arg(long)]
     quick: bool,
-    /// Scenarios to run, e.g. "1,4" (default: all five).
+    /// Scenarios to run, e.g. "1,4" (default: all six).
     #[arg(long, value_delimiter = ',')]
     only: Vec<u8>,
     /// Directory of the ingest, processor, syncro-sim and relayctl binaries (default: this
@@ -197,7 +197,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             redis: &mut redis,
             sizes: &sizes,
         };
-        for n in 1..=5u8 {
+        for n in 1..=6u8 {
             if !wanted(n) {
                 continue;
             }
@@ -207,7 +207,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 2 => scenarios::broker_restarted(&mut ctx).await,
                 3 => scenarios::redis_restarted(&mut ctx).await,
                 4 => scenarios::syncro_misbehaving(&mut ctx).await,
-                _ => scenarios::redis_emptied(&mut ctx).await,
+                5 => scenarios::redis_emptied(&mut ctx).await,
+                _ => scenarios::sentinel_failover(&mut ctx).await,
             };
             match result {
                 Ok(row) => {

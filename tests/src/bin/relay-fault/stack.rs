@@ -28,6 +28,8 @@ pub struct Stack {
     dir: PathBuf,
     bin: PathBuf,
     redis_url: String,
+    /// The `[redis]` section's keys when they are more than the URL (Sentinel).
+    redis_section: Option<String>,
     tuning_text: String,
     sim: Option<Proc>,
     ingest: Option<Proc>,
@@ -63,6 +65,7 @@ impl Stack {
             dir,
             bin: bin.to_path_buf(),
             redis_url: redis_url.to_string(),
+            redis_section: None,
             tuning_text: format!(
                 "retry_tiers_secs = {}\nprefetch = {}\nlock_lease_secs = {}\n",
                 tuning.retry_tiers_secs, tuning.prefetch, tuning.lock_lease_secs
@@ -123,6 +126,11 @@ impl Stack {
         self.write_config("relayctl", "127.0.0.1:0", 0)
     }
 
+    /// Workers started from now on use these `[redis]` keys instead of the run's Redis URL.
+    pub fn use_redis_section(&mut self, section: String) {
+        self.redis_section = Some(section);
+    }
+
     fn config_text(&self, listen: &str, metrics_port: u16) -> String {
         // The processor sections the integration tests' stacks share, without their extra
         // mappings and with this runner's own subject.
@@ -137,7 +145,7 @@ impl Stack {
 url = "{amqp}"
 
 [redis]
-url = "{redis}"
+{redis}
 
 [log]
 format = "json"
@@ -164,7 +172,10 @@ drain_timeout_secs = 10
 {shared}"#,
             prefix = self.prefix,
             amqp = self.amqp_url,
-            redis = self.redis_url,
+            redis = self
+                .redis_section
+                .clone()
+                .unwrap_or_else(|| format!("url = \"{}\"", self.redis_url)),
             sim = self.sim_url,
             tuning = self.tuning_text,
         )

@@ -2,7 +2,8 @@
 //! the outcome a user would check, and returns one [`Row`]. This file holds what they share
 //! (sending a paced load, watching Syncro, the row); one file per kind of damage:
 //! [`processor`] (1. SIGKILLs), [`broker`] (2. the RabbitMQ node restarted), [`redis`] (3. Redis
-//! restarted with its data, 5. Redis restarted empty), [`syncro`] (4. Syncro misbehaving).
+//! restarted with its data, 5. Redis restarted empty, 6. a Sentinel failover), [`syncro`] (4.
+//! Syncro misbehaving).
 
 mod broker;
 mod processor;
@@ -11,7 +12,7 @@ mod syncro;
 
 pub use broker::broker_restarted;
 pub use processor::processor_killed;
-pub use redis::{redis_emptied, redis_restarted};
+pub use redis::{redis_emptied, redis_restarted, sentinel_failover};
 pub use syncro::syncro_misbehaving;
 
 use crate::observe::{self, Seen, Sender};

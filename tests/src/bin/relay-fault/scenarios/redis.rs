@@ -1,9 +1,12 @@
 //! Redis restarted during a storm: with its data (scenario 3), or empty (scenario 5: a
 //! restart without persistence, a failover to a replica that had not caught up), and then part
-//! of the storm sent again by its source. Either way nothing on the board changes: one ticket
-//! per subject, every alert once.
+//! of the storm sent again by its source; or Redis behind Sentinel losing its master (scenario
+//! 6: the master killed, the replica promoted, the last writes lost). Either way nothing on
+//! the board changes: one ticket per subject, every alert once.
 
 use super::*;
+use crate::services::poll;
+use relay_tests::redis_server::{self, RedisServer};
 
 /// What Redis keeps through the restart.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -121,5 +124,129 @@ async fn redis_scenario(run: &mut Run<'_>, restart: Restart) -> anyhow::Result<R
         r.failures.push(format!("{left} messages left queued"));
     }
     stack.stop().await;
+    Ok(r)
+}
+
+/// The name the sentinels know the master by.
+const MASTER: &str = "relay";
+
+/// 6. Redis behind three sentinels; two workers follow the master through the sentinels. A
+///    third of the way into the storm the master is killed (SIGKILL: what it had not yet sent
+///    to its replica is lost); the sentinels promote the replica and the workers follow it.
+pub async fn sentinel_failover(run: &mut Run<'_>) -> anyhow::Result<Row> {
+    if let Err(why) = redis_server::available() {
+        anyhow::bail!("cannot run redis-server for the sentinels: {why}");
+    }
+    let sizes = run.sizes;
+    let dir = run.work.join("sentinel");
+    std::fs::create_dir_all(&dir)?;
+    let mut master = RedisServer::start(&dir, "master", None, &[]);
+    let master_port = master.port.to_string();
+    let replica = RedisServer::start(
+        &dir,
+        "replica",
+        None,
+        &["--replicaof", "127.0.0.1", &master_port],
+    );
+    redis_server::replica_in_sync(&replica.client(None), Duration::from_secs(30)).await;
+    let sentinels: Vec<RedisServer> = (0..3)
+        .map(|i| {
+            RedisServer::sentinel(&dir, &format!("sentinel-{i}"), MASTER, master.port, 2, None)
+        })
+        .collect();
+    let addresses: Vec<String> = sentinels
+        .iter()
+        .map(|s| format!("\"{}\"", s.address()))
+        .collect();
+
+    let mut stack = run
+        .stack(
+            "sentinel",
+            Tuning {
+                retry_tiers_secs: DEFAULT_TIERS,
+                prefetch: 2000,
+                lock_lease_secs: 30,
+            },
+        )
+        .await?;
+    stack.use_redis_section(format!(
+        "url = \"redis://{MASTER}\"\nsentinels = [{}]\nmaster_name = \"{MASTER}\"",
+        addresses.join(", ")
+    ));
+    stack.start_worker(0, true).await?;
+    stack.start_worker(1, true).await?;
+    let over = sizes.send_over;
+    let Load {
+        alerts,
+        wanted,
+        started,
+        sending,
+    } = start_load(
+        &stack,
+        "sentinel",
+        (sizes.redis_alerts, sizes.redis_subjects),
+        (50, 4),
+        over,
+        Duration::from_secs(60),
+    )?;
+    tokio::time::sleep(over / 3).await;
+    let before = observe::syncro(&stack.http, &stack.sim_url, &wanted)
+        .await?
+        .present();
+    eprintln!("  killing the Redis master ({before} alerts in Syncro)");
+    let killed = Instant::now();
+    master.kill();
+    let sentinel = sentinels[0].client(None);
+    let replica_port = replica.port;
+    poll(
+        "the sentinels to promote the replica",
+        Duration::from_secs(60),
+        || {
+            let sentinel = sentinel.clone();
+            async move {
+                let Ok(mut conn) = sentinel.get_multiplexed_async_connection().await else {
+                    return false;
+                };
+                let master: ::redis::RedisResult<Option<(String, u16)>> = ::redis::cmd("SENTINEL")
+                    .arg("GET-MASTER-ADDR-BY-NAME")
+                    .arg(MASTER)
+                    .query_async(&mut conn)
+                    .await;
+                matches!(master, Ok(Some((_, port))) if port == replica_port)
+            }
+        },
+    )
+    .await?;
+    let promoted_after = killed.elapsed();
+    let sent = sending.await.context("sender")?;
+    let seen = watch(&stack, &wanted, sizes.settle, |s| {
+        s.present() == wanted.len()
+    })
+    .await?;
+    let left = drained(run.rabbit, &stack, Duration::from_secs(60), false).await?;
+    let mut r = row(
+        "6. Redis master killed, Sentinel promotes the replica",
+        alerts.len(),
+        sent.accepted.len(),
+        &seen,
+        started,
+    );
+    r.lost = lost(&sent.accepted, &seen);
+    r.dead = dead_letters(&stack).await?.len();
+    r.remarks.push(format!(
+        "master SIGKILLed with {before} alerts in Syncro; replica promoted {:.1} s later; 3 sentinels",
+        promoted_after.as_secs_f64()
+    ));
+    if r.tickets != sizes.redis_subjects {
+        r.failures.push(format!(
+            "{} tickets for {} subjects",
+            r.tickets, sizes.redis_subjects
+        ));
+    }
+    if left > 0 {
+        r.failures.push(format!("{left} messages left queued"));
+    }
+    stack.stop().await;
+    drop((replica, sentinels));
     Ok(r)
 }
