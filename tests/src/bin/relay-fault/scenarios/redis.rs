@@ -19,112 +19,67 @@ enum Restart {
 
 /// 3. Redis stopped (`SHUTDOWN SAVE`) and started again, down 5 s, while two workers process.
 pub async fn redis_restarted(run: &mut Run<'_>) -> anyhow::Result<Row> {
-    redis_scenario(run, Restart::KeepingData).await
+    redis_restart(run, Restart::KeepingData).await
 }
 
 /// 5. Redis stopped and started again empty, down 5 s, while two workers process; then a
 ///    tenth of the storm is sent again by its source (the same alert ids).
 pub async fn redis_emptied(run: &mut Run<'_>) -> anyhow::Result<Row> {
-    redis_scenario(run, Restart::Empty).await
+    redis_restart(run, Restart::Empty).await
 }
 
-async fn redis_scenario(run: &mut Run<'_>, restart: Restart) -> anyhow::Result<Row> {
-    let sizes = run.sizes;
+async fn redis_restart(run: &mut Run<'_>, restart: Restart) -> anyhow::Result<Row> {
     let name = match restart {
         Restart::KeepingData => "redis",
         Restart::Empty => "redis-empty",
     };
-    let mut stack = run
-        .stack(
-            name,
-            Tuning {
-                retry_tiers_secs: DEFAULT_TIERS,
-                prefetch: 2000,
-                lock_lease_secs: 30,
-            },
-        )
-        .await?;
-    stack.start_worker(0, true).await?;
-    stack.start_worker(1, true).await?;
-    let over = sizes.send_over;
-    let Load {
-        alerts,
-        wanted,
-        started,
-        sending,
-    } = start_load(
-        &stack,
-        name,
-        (sizes.redis_alerts, sizes.redis_subjects),
-        (50, 4),
-        over,
-        Duration::from_secs(60),
-    )?;
-    tokio::time::sleep(over / 3).await;
-    let before = observe::syncro(&stack.http, &stack.sim_url, &wanted)
-        .await?
-        .present();
+    let (stack, load) = storm_under_way(run, name, None).await?;
+    let before = in_syncro(&stack, &load).await?;
     eprintln!("  restarting Redis ({before} alerts in Syncro)");
     run.redis
         .restart(Duration::from_secs(5), restart == Restart::Empty)
         .await?;
-    let mut sent = sending.await.context("sender")?;
+    let mut sent = load.sending.await.context("sender")?;
     let resent = match restart {
         Restart::KeepingData => 0,
         Restart::Empty => {
             // The source sends a tenth of the storm again: alerts Redis forgot it had handled.
-            let again = &alerts[..alerts.len() / 10];
+            let again = &load.alerts[..load.alerts.len() / 10];
             let sender = Sender::new(&stack.ingest_url, SECRET)?;
-            let answer = send_paced(
-                &sender,
-                again,
-                50,
-                2,
-                Duration::from_secs(1),
-                Duration::from_secs(60),
-            )
-            .await;
+            let one_second = Duration::from_secs(1);
+            let answer =
+                send_paced(&sender, again, 50, 2, one_second, Duration::from_secs(60)).await;
             sent.given_up += answer.given_up;
             again.len()
         }
     };
-    let seen = watch(&stack, &wanted, sizes.settle, |s| {
-        s.present() == wanted.len()
-    })
-    .await?;
-    let left = drained(run.rabbit, &stack, Duration::from_secs(60), false).await?;
-    let title = match restart {
-        Restart::KeepingData => "3. Redis restarted during processing",
-        Restart::Empty => "5. Redis restarted empty during processing, alerts sent again",
-    };
-    let mut r = row(
-        title,
-        alerts.len() + resent,
-        sent.accepted.len(),
-        &seen,
-        started,
-    );
-    r.lost = lost(&sent.accepted, &seen);
-    r.dead = dead_letters(&stack).await?.len();
-    r.remarks.push(match restart {
-        Restart::KeepingData => {
-            format!("Redis down 5 s with {before} alerts in Syncro; data set kept (SHUTDOWN SAVE)")
-        }
-        Restart::Empty => format!(
-            "Redis down 5 s with {before} alerts in Syncro, back empty (SHUTDOWN NOSAVE); {resent} alerts sent again after"
+    let (title, remark) = match restart {
+        Restart::KeepingData => (
+            "3. Redis restarted during processing",
+            format!("Redis down 5 s with {before} alerts in Syncro; data set kept (SHUTDOWN SAVE)"),
         ),
-    });
-    if r.tickets != sizes.redis_subjects {
-        r.failures.push(format!(
-            "{} tickets for {} subjects",
-            r.tickets, sizes.redis_subjects
-        ));
-    }
-    if left > 0 {
-        r.failures.push(format!("{left} messages left queued"));
-    }
-    stack.stop().await;
-    Ok(r)
+        Restart::Empty => (
+            "5. Redis restarted empty during processing, alerts sent again",
+            format!(
+                "Redis down 5 s with {before} alerts in Syncro, back empty (SHUTDOWN NOSAVE); {resent} alerts sent again after"
+            ),
+        ),
+    };
+    let outcome = Outcome {
+        title,
+        remark,
+        extra_sent: resent,
+        sent,
+    };
+    settle_and_judge(
+        run,
+        stack,
+        load.alerts.len(),
+        &load.wanted,
+        load.started,
+        outcome,
+    )
+    .await
 }
 
 /// The name the sentinels know the master by.
@@ -137,7 +92,6 @@ pub async fn sentinel_failover(run: &mut Run<'_>) -> anyhow::Result<Row> {
     if let Err(why) = redis_server::available() {
         anyhow::bail!("cannot run redis-server for the sentinels: {why}");
     }
-    let sizes = run.sizes;
     let dir = run.work.join("sentinel");
     std::fs::create_dir_all(&dir)?;
     let mut master = RedisServer::start(&dir, "master", None, &[]);
@@ -158,41 +112,12 @@ pub async fn sentinel_failover(run: &mut Run<'_>) -> anyhow::Result<Row> {
         .iter()
         .map(|s| format!("\"{}\"", s.address()))
         .collect();
-
-    let mut stack = run
-        .stack(
-            "sentinel",
-            Tuning {
-                retry_tiers_secs: DEFAULT_TIERS,
-                prefetch: 2000,
-                lock_lease_secs: 30,
-            },
-        )
-        .await?;
-    stack.use_redis_section(format!(
+    let section = format!(
         "url = \"redis://{MASTER}\"\nsentinels = [{}]\nmaster_name = \"{MASTER}\"",
         addresses.join(", ")
-    ));
-    stack.start_worker(0, true).await?;
-    stack.start_worker(1, true).await?;
-    let over = sizes.send_over;
-    let Load {
-        alerts,
-        wanted,
-        started,
-        sending,
-    } = start_load(
-        &stack,
-        "sentinel",
-        (sizes.redis_alerts, sizes.redis_subjects),
-        (50, 4),
-        over,
-        Duration::from_secs(60),
-    )?;
-    tokio::time::sleep(over / 3).await;
-    let before = observe::syncro(&stack.http, &stack.sim_url, &wanted)
-        .await?
-        .present();
+    );
+    let (stack, load) = storm_under_way(run, "sentinel", Some(section)).await?;
+    let before = in_syncro(&stack, &load).await?;
     eprintln!("  killing the Redis master ({before} alerts in Syncro)");
     let killed = Instant::now();
     master.kill();
@@ -218,25 +143,104 @@ pub async fn sentinel_failover(run: &mut Run<'_>) -> anyhow::Result<Row> {
     )
     .await?;
     let promoted_after = killed.elapsed();
-    let sent = sending.await.context("sender")?;
-    let seen = watch(&stack, &wanted, sizes.settle, |s| {
+    let sent = load.sending.await.context("sender")?;
+    let outcome = Outcome {
+        title: "6. Redis master killed, Sentinel promotes the replica",
+        remark: format!(
+            "master SIGKILLed with {before} alerts in Syncro; replica promoted {:.1} s later; 3 sentinels",
+            promoted_after.as_secs_f64()
+        ),
+        extra_sent: 0,
+        sent,
+    };
+    let row = settle_and_judge(
+        run,
+        stack,
+        load.alerts.len(),
+        &load.wanted,
+        load.started,
+        outcome,
+    )
+    .await;
+    drop((replica, sentinels));
+    row
+}
+
+/// Two workers (with `redis_section` for their `[redis]` keys, else the run's Redis) and the
+/// storm a third of the way in: the moment every Redis scenario does its damage.
+async fn storm_under_way(
+    run: &mut Run<'_>,
+    name: &str,
+    redis_section: Option<String>,
+) -> anyhow::Result<(Stack, Load)> {
+    let sizes = run.sizes;
+    let tuning = Tuning {
+        retry_tiers_secs: DEFAULT_TIERS,
+        prefetch: 2000,
+        lock_lease_secs: 30,
+    };
+    let mut stack = run.stack(name, tuning).await?;
+    if let Some(section) = redis_section {
+        stack.use_redis_section(section);
+    }
+    stack.start_worker(0, true).await?;
+    stack.start_worker(1, true).await?;
+    let storm = (sizes.redis_alerts, sizes.redis_subjects);
+    let load = start_load(
+        &stack,
+        name,
+        storm,
+        (50, 4),
+        sizes.send_over,
+        Duration::from_secs(60),
+    )?;
+    tokio::time::sleep(sizes.send_over / 3).await;
+    Ok((stack, load))
+}
+
+/// Alerts of the storm already in Syncro.
+async fn in_syncro(stack: &Stack, load: &Load) -> anyhow::Result<usize> {
+    Ok(observe::syncro(&stack.http, &stack.sim_url, &load.wanted)
+        .await?
+        .present())
+}
+
+/// How a Redis scenario went, for its row.
+struct Outcome {
+    title: &'static str,
+    remark: String,
+    /// Alerts sent again after the storm (the same ids).
+    extra_sent: usize,
+    sent: Sent,
+}
+
+/// Waits until every alert is in Syncro and the queues are drained, then judges: no loss, no
+/// duplicate, one ticket per subject, nothing left queued.
+async fn settle_and_judge(
+    run: &mut Run<'_>,
+    stack: Stack,
+    storm: usize,
+    wanted: &HashSet<String>,
+    started: Instant,
+    outcome: Outcome,
+) -> anyhow::Result<Row> {
+    let sizes = run.sizes;
+    let seen = watch(&stack, wanted, sizes.settle, |s| {
         s.present() == wanted.len()
     })
     .await?;
     let left = drained(run.rabbit, &stack, Duration::from_secs(60), false).await?;
+    let sent = &outcome.sent;
     let mut r = row(
-        "6. Redis master killed, Sentinel promotes the replica",
-        alerts.len(),
+        outcome.title,
+        storm + outcome.extra_sent,
         sent.accepted.len(),
         &seen,
         started,
     );
     r.lost = lost(&sent.accepted, &seen);
     r.dead = dead_letters(&stack).await?.len();
-    r.remarks.push(format!(
-        "master SIGKILLed with {before} alerts in Syncro; replica promoted {:.1} s later; 3 sentinels",
-        promoted_after.as_secs_f64()
-    ));
+    r.remarks.push(outcome.remark);
     if r.tickets != sizes.redis_subjects {
         r.failures.push(format!(
             "{} tickets for {} subjects",
@@ -247,6 +251,5 @@ pub async fn sentinel_failover(run: &mut Run<'_>) -> anyhow::Result<Row> {
         r.failures.push(format!("{left} messages left queued"));
     }
     stack.stop().await;
-    drop((replica, sentinels));
     Ok(r)
 }
