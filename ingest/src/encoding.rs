@@ -1,10 +1,11 @@
-//! Content encodings of signed bodies. The signature covers the bytes as sent, so a body is
-//! verified first and decompressed after; decompression stops at the body limit, so a small
-//! bomb never becomes a large allocation.
+//! How a signed body is read: its content encoding (the signature covers the bytes as sent,
+//! so a body is verified first and decompressed after; decompression stops at the body limit,
+//! so a small bomb never becomes a large allocation), then strict JSON.
 
 use crate::error::ApiError;
 use actix_web::http::header::{HeaderMap, CONTENT_ENCODING};
 use actix_web::web;
+use shared::json::StrictError;
 
 /// How the body is encoded on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,4 +54,15 @@ pub fn gunzip(body: &[u8], limit: usize) -> Result<web::Bytes, ApiError> {
             "the body is not valid gzip: {e}"
         ))),
     }
+}
+
+/// A signed body as JSON, refusing one whose objects repeat a key (400 `duplicate_key`,
+/// naming where): the signer and the relay could read different values.
+pub fn parse_json(body: &[u8]) -> Result<serde_json::Value, ApiError> {
+    shared::json::parse(body).map_err(|e| match e {
+        StrictError::DuplicateKey { path } => ApiError::duplicate_key(&path),
+        StrictError::Syntax(message) => {
+            ApiError::malformed_json(format!("the body is not valid JSON: {message}"))
+        }
+    })
 }

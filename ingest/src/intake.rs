@@ -13,7 +13,6 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use shared::amqp::Outgoing;
-use shared::json::StrictError;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
@@ -83,17 +82,6 @@ pub(crate) async fn verified_body(
         Encoding::Gzip => gunzip(&body, state.max_body_bytes)?,
     };
     Ok((proof, body, now))
-}
-
-/// A signed body as JSON, refusing one whose objects repeat a key (400 `duplicate_key`,
-/// naming where): the signer and the relay could read different values.
-pub(crate) fn parse_json(body: &[u8]) -> Result<serde_json::Value, ApiError> {
-    shared::json::parse(body).map_err(|e| match e {
-        StrictError::DuplicateKey { path } => ApiError::duplicate_key(&path),
-        StrictError::Syntax(message) => {
-            ApiError::malformed_json(format!("the body is not valid JSON: {message}"))
-        }
-    })
 }
 
 /// Publishes with confirms; 503 (nothing accepted) unless the broker confirmed every message.

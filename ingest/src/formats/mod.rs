@@ -34,7 +34,7 @@ impl FormatOptions {
     /// Parses a body that passed verification (the [`Verified`] proof is required, so the
     /// parser cannot be reached without it).
     pub fn parse(&self, _proof: &Verified, body: &[u8]) -> Result<Vec<Alert>, ApiError> {
-        let value = crate::intake::parse_json(body)?;
+        let value = crate::encoding::parse_json(body)?;
         let alerts = match self.format {
             PayloadFormat::Canonical => canonical::parse(&value)?,
             PayloadFormat::Alertmanager => alertmanager::parse(&value, self)?,

@@ -6,8 +6,9 @@
 //! each field) → published with confirms to `{prefix}.billable-users` (503 unless all were
 //! confirmed) → 202. Nothing is published for a rejected request.
 
+use crate::encoding::parse_json;
 use crate::error::ApiError;
-use crate::intake::{parse_json, publish, verified_body, with_source};
+use crate::intake::{publish, verified_body, with_source};
 use crate::metrics::SourceLabels;
 use crate::state::{AppState, Source};
 use actix_web::{web, HttpRequest, HttpResponse};
