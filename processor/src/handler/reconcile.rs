@@ -103,11 +103,7 @@ pub(crate) async fn open_group_ticket(
         .items
         .into_iter()
         .filter(|t| !t.is_closed())
-        .filter(|t| {
-            t.subject
-                .as_deref()
-                .is_some_and(|s| plan::group_key(customer_id, s) == wanted)
-        })
+        .filter(|t| in_group(t, customer_id, &wanted))
         .filter(|t| {
             let active = t.updated_at.or(t.created_at);
             match (active, since) {
@@ -154,11 +150,7 @@ pub(crate) async fn find_created_ticket(
     let mut candidates: Vec<&Ticket> = page
         .items
         .iter()
-        .filter(|t| {
-            t.subject
-                .as_deref()
-                .is_some_and(|s| plan::group_key(customer_id, s) == wanted)
-        })
+        .filter(|t| in_group(t, customer_id, &wanted))
         .collect();
     candidates.sort_by_key(|t| std::cmp::Reverse(t.id));
     for candidate in candidates.into_iter().take(RECONCILE_TICKETS) {
@@ -172,4 +164,13 @@ pub(crate) async fn find_created_ticket(
         }
     }
     Ok(None)
+}
+
+/// Whether `ticket`'s subject, normalised as grouping does, is the group `wanted` of
+/// `customer_id`.
+fn in_group(ticket: &Ticket, customer_id: i64, wanted: &str) -> bool {
+    ticket
+        .subject
+        .as_deref()
+        .is_some_and(|s| plan::group_key(customer_id, s) == wanted)
 }
