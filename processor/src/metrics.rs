@@ -35,6 +35,29 @@ pub struct RequestLabels {
     pub status: String,
 }
 
+/// A request class of the shared budget ([`syncro::Class`]) and its urgency.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BudgetLabels {
+    pub class: String,
+    pub urgency: String,
+}
+
+impl BudgetLabels {
+    pub fn of(priority: &syncro::Priority) -> BudgetLabels {
+        const URGENCY: [&str; 5] = ["critical", "high", "medium", "low", "info"];
+        BudgetLabels {
+            class: priority.class.as_str().to_string(),
+            urgency: URGENCY[usize::from(priority.urgency.min(4))].to_string(),
+        }
+    }
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn wait_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.05, 2.0, 14))
+}
+
 pub struct Metrics {
     pub registry: Registry,
     /// Messages taken from the work queue.
@@ -77,6 +100,16 @@ pub struct Metrics {
     pub syncro_429: Counter,
     /// Seconds spent waiting for the shared rate limiter.
     pub rate_limit_wait_seconds: Counter<f64>,
+    /// Requests of this worker waiting for the shared budget now, by class and urgency.
+    pub budget_waiting: Family<BudgetLabels, Gauge>,
+    /// Requests of this worker admitted by the shared budget, by class and urgency.
+    pub budget_admitted: Family<BudgetLabels, Counter>,
+    /// How long each admitted request waited for the shared budget, by class and urgency.
+    pub budget_wait_seconds: HistogramFamily<BudgetLabels>,
+    /// Alerts held in their group's batch, waiting for their ticket or note (unacknowledged).
+    pub held: Gauge,
+    /// Held alerts given back to the queue because they waited `max_hold_secs`.
+    pub held_released: Counter,
     /// From the moment ingest accepted an alert to the moment it was settled here.
     pub processing_seconds: Histogram,
     /// Messages being handled right now.
@@ -120,6 +153,11 @@ impl Metrics {
             syncro_requests: Family::default(),
             syncro_429: Counter::default(),
             rate_limit_wait_seconds: Counter::default(),
+            budget_waiting: Family::default(),
+            budget_admitted: Family::default(),
+            budget_wait_seconds: Family::new_with_constructor(wait_histogram),
+            held: Gauge::default(),
+            held_released: Counter::default(),
             processing_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 16)),
             in_flight: Gauge::default(),
             redis_up: Gauge::default(),
@@ -221,6 +259,31 @@ impl Metrics {
             "rate_limit_wait_seconds",
             "Time spent waiting for the shared Syncro rate limiter",
             m.rate_limit_wait_seconds.clone(),
+        );
+        registry.register(
+            "budget_waiting",
+            "Syncro requests waiting for the shared budget, by class and urgency",
+            m.budget_waiting.clone(),
+        );
+        registry.register(
+            "budget_admitted",
+            "Syncro requests admitted by the shared budget, by class and urgency",
+            m.budget_admitted.clone(),
+        );
+        registry.register(
+            "budget_wait_seconds",
+            "Time each Syncro request waited for the shared budget, by class and urgency",
+            m.budget_wait_seconds.clone(),
+        );
+        registry.register(
+            "held",
+            "Alerts held unacknowledged in their group's batch, waiting for their ticket or note",
+            m.held.clone(),
+        );
+        registry.register(
+            "held_released",
+            "Held alerts given back to the queue after waiting max_hold_secs",
+            m.held_released.clone(),
         );
         registry.register(
             "processing_seconds",

@@ -6,6 +6,8 @@
 //! - [`config`]: [`ClientConfig`], base URL, token ([`secrecy::SecretString`]) and timeouts.
 //! - [`error`]: [`SyncroError`], [`ApiErrorBody`] and [`classify`], the one function that
 //!   calls every failure retryable (with Syncro's `Retry-After` when sent) or permanent.
+//! - [`priority`]: [`Priority`] and [`with_priority`]: what a request is for, read by the
+//!   gate so a shared budget serves new incidents before a storm's notes.
 //! - [`route`]: [`Route`], the operation names used for logs and metrics.
 //! - [`pagination`]: [`Page`], [`Meta`] and [`collect_pages`].
 //! - [`types`]: request and response types, tolerant of Syncro's loose typing.
@@ -18,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod operations;
 pub mod pagination;
+pub mod priority;
 pub mod route;
 pub mod types;
 
@@ -25,5 +28,6 @@ pub use client::{Admission, RequestEvent, RequestGate, RequestObserver, Result, 
 pub use config::ClientConfig;
 pub use error::{classify, parse_retry_after, ApiErrorBody, Disposition, ErrorKind, SyncroError};
 pub use pagination::{collect_pages, Meta, Page};
+pub use priority::{with_priority, Class, Priority};
 pub use route::Route;
 pub use types::*;

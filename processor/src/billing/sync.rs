@@ -203,7 +203,11 @@ impl Runner {
         tracing::info!(month, "billing sync run starting");
         // A runner that is cancelled (its worker killed) stops renewing with it, so the lease
         // expires and another worker resumes.
-        let run = self.run_locked(month, only, &lost);
+        // Its Syncro calls wait behind every alert's: nobody waits for a billing run.
+        let run = syncro::with_priority(
+            syncro::Priority::new(syncro::Class::Background, 4, "billing"),
+            self.run_locked(month, only, &lost),
+        );
         let result = self.store.hold(&lease, length, &lost, run).await;
         if let Err(e) = self.store.release(lease).await {
             tracing::warn!(error = %e, "cannot release the billing sync lease (it expires)");

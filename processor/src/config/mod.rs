@@ -8,10 +8,10 @@
 //! checked. No problem ever prints a secret's value.
 //!
 //! Sections and their keys (defaults in brackets):
-//! - `[processor]`: `prefetch` [2000], `drain_timeout_secs` [30], `metrics_listen`
+//! - `[processor]`: `prefetch` [10000], `drain_timeout_secs` [30], `metrics_listen`
 //!   ["127.0.0.1:9091"], `retry_tiers_secs` [5, 30, 120, 600, 3600], `coalesce_window_ms`
-//!   [2000], `coalesce_max_alerts` [50], `lock_lease_secs` [30], `redis_retry_max_backoff_ms`
-//!   [5000].
+//!   [2000], `coalesce_max_alerts` [500], `max_hold_secs` [900], `lock_lease_secs` [30],
+//!   `redis_retry_max_backoff_ms` [5000].
 //! - `[mapping]`: `catch_all_customer_id` (required), `organizations` (org id → customer id),
 //!   `ignored_organizations`, `unmapped` ["catch-all"] or "park" (alerts of unmapped
 //!   organizations wait in `{prefix}.alerts.parked` until they are mapped).

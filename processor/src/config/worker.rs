@@ -10,10 +10,11 @@ pub use syncro::is_closed_status;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WorkerConfig {
-    /// Messages a worker holds unacknowledged at once (AMQP prefetch): its concurrency.
-    /// An alert waiting to be coalesced into a note is held unacknowledged until the note
-    /// is accepted, so in a storm this bounds how many alerts a note can gather: keep it well
-    /// above `coalesce_max_alerts` times the number of tickets a storm touches.
+    /// Messages a worker holds unacknowledged at once (AMQP prefetch). An alert waiting in
+    /// its group's batch is held unacknowledged until the ticket or note carrying it is in
+    /// Syncro (about 0.5 KB each), so this is how far a storm's intake runs ahead of Syncro's
+    /// budget: large enough that the queue drains during a storm, and a new incident behind
+    /// it is delivered at once.
     pub prefetch: u16,
     /// How long in-flight work may take to finish after SIGTERM before the worker exits.
     pub drain_timeout_secs: u64,
@@ -25,8 +26,13 @@ pub struct WorkerConfig {
     /// How long alerts for one open ticket are gathered into one note (fewer Syncro calls
     /// in a storm; every alert waits at most this long).
     pub coalesce_window_ms: u64,
-    /// The most alerts one coalesced note lists, so a note stays readable and bounded.
+    /// The most alerts one note or first comment lists, so it stays bounded (repeats of one
+    /// alert are listed as one section with their ids, see the README).
     pub coalesce_max_alerts: usize,
+    /// The longest an alert is held unacknowledged waiting for its group's call; it then
+    /// goes back to the queue. Keep it well below RabbitMQ's `consumer_timeout` (30 min by
+    /// default), which closes the channel of a consumer holding a message longer.
+    pub max_hold_secs: u64,
     /// Lease of the Redis lock held while a group's ticket is created; it expires on its own
     /// when the holder dies, so a crash cannot block a group forever.
     pub lock_lease_secs: u64,
@@ -37,12 +43,13 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
-            prefetch: 2000,
+            prefetch: 10_000,
             drain_timeout_secs: 30,
             metrics_listen: SocketAddr::from(([127, 0, 0, 1], 9091)),
             retry_tiers_secs: vec![5, 30, 120, 600, 3600],
             coalesce_window_ms: 2_000,
-            coalesce_max_alerts: 50,
+            coalesce_max_alerts: 500,
+            max_hold_secs: 900,
             lock_lease_secs: 30,
             redis_retry_max_backoff_ms: 5_000,
         }
@@ -63,6 +70,10 @@ impl WorkerConfig {
 
     pub fn coalesce_window(&self) -> Duration {
         Duration::from_millis(self.coalesce_window_ms)
+    }
+
+    pub fn max_hold(&self) -> Duration {
+        Duration::from_secs(self.max_hold_secs)
     }
 
     pub fn lock_lease(&self) -> Duration {
@@ -96,6 +107,13 @@ impl WorkerConfig {
         }
         if self.coalesce_max_alerts == 0 {
             problems.push("processor.coalesce_max_alerts: must be at least 1".into());
+        }
+        if !(10..=1500).contains(&self.max_hold_secs) {
+            // Below RabbitMQ's default consumer_timeout (1800 s) with a margin.
+            problems.push("processor.max_hold_secs: must be between 10 and 1500 (RabbitMQ's consumer_timeout is 1800 s by default)".into());
+        }
+        if self.coalesce_max_alerts > 2000 {
+            problems.push("processor.coalesce_max_alerts: must be at most 2000 (a comment's size grows with it)".into());
         }
         if self.lock_lease_secs == 0 {
             problems.push("processor.lock_lease_secs: must be at least 1".into());

@@ -1,61 +1,91 @@
-//! Note coalescing: alerts for the same ticket that arrive within a short window become one
-//! note listing them all, so a storm costs a few Syncro calls instead of one per alert.
+//! Batches per group: every alert bound for Syncro waits here, held small, until its group's
+//! next Syncro call carries it (a new ticket's first comment, or a note), so a storm costs
+//! about one call per ticket instead of one per alert.
 //!
-//! Handlers [`Coalescer::submit`] an entry and wait for its result; one background task keeps
-//! a batch per ticket. When a batch's window closes (or it is full), and the ticket's previous
-//! note is no longer in flight, the batch first waits for its *admission* (a slot of the rate
-//! budget, [`Flush::admit`]), and only then is it taken, up to `max_entries`, and handed to
-//! [`Flush::flush`] (for alerts: `super::note::NotePoster`, which posts the note).
-//! Everything that arrived while the note waited for the budget therefore rides in it: when
-//! the budget is the bottleneck, notes grow instead of multiplying. Each handler acknowledges
-//! its message only after the note carrying its alert was accepted, so a crash loses nothing:
-//! unacknowledged messages come back.
+//! Handlers [`Coalescer::submit`] an entry under its group's key and return at once: the
+//! entry owns what settling its message needs, so no task waits per alert. One background
+//! task keeps a batch per key. A batch is *due* when its window closes (at once for a group
+//! with no ticket yet: a new incident never waits for a window), when it is full, or when
+//! the group's previous call has settled and entries are left. A due batch gets one
+//! [`Flush::flush`] at a time per key; the flush waits for what its call needs (a slot of the
+//! rate budget) and only then [`Batch::take`]s the entries, so everything that arrived while
+//! the call waited rides in it: when the budget is the bottleneck, calls grow instead of
+//! multiplying. The flush settles every entry it took.
+//!
+//! An entry held for `max_hold` (the bound that keeps it clear of the broker's consumer
+//! timeout) is taken out of its batch and handed to [`Flush::release`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-/// One alert waiting for its note; `T` is what the flush function needs of it.
-pub struct Entry<T, R> {
-    pub item: T,
-    respond: oneshot::Sender<R>,
+/// What a group's batch becomes.
+pub trait Flush: Send + Sync + 'static {
+    /// One waiting entry.
+    type Item: Send + 'static;
+    /// What the batch's calls need of the group, from the alert that opened the batch.
+    type Head: Send + Sync + 'static;
+
+    /// Carries the batch of `key`: takes its entries with [`Batch::take`] when its call is
+    /// admitted, and settles every entry taken.
+    fn flush(&self, batch: Batch<Self>) -> impl Future<Output = ()> + Send
+    where
+        Self: Sized;
+
+    /// Entries that waited `max_hold`, given back.
+    fn release(&self, entries: Vec<Self::Item>) -> impl Future<Output = ()> + Send;
 }
 
-impl<T, R> Entry<T, R> {
-    /// Answers the handler waiting on this entry.
-    pub fn respond(self, result: R) {
-        // The handler may have gone (shutdown): nothing to tell then.
-        let _ = self.respond.send(result);
+/// A due batch, as its flush sees it.
+pub struct Batch<F: Flush> {
+    pub key: Arc<str>,
+    /// From the alert that opened the batch.
+    pub head: Arc<F::Head>,
+    events: mpsc::Sender<Event<F>>,
+}
+
+impl<F: Flush> Batch<F> {
+    /// The batch's entries as they are now (at most `max_entries`, oldest first); empty
+    /// when the coalescer stopped or every entry was released.
+    pub async fn take(&self) -> Vec<F::Item> {
+        let (reply, entries) = oneshot::channel();
+        if self
+            .events
+            .send(Event::Take(self.key.clone(), reply))
+            .await
+            .is_err()
+        {
+            return Vec::new();
+        }
+        entries.await.unwrap_or_default()
+    }
+
+    /// Whether an entry waiting in the batch (not taken yet) satisfies `test`.
+    pub async fn holds(&self, test: impl Fn(&F::Item) -> bool + Send + 'static) -> bool {
+        let (reply, answer) = oneshot::channel();
+        let event = Event::Holds(self.key.clone(), Box::new(test), reply);
+        if self.events.send(event).await.is_err() {
+            return false;
+        }
+        answer.await.unwrap_or(false)
+    }
+
+    /// Puts entries back at the front of the batch (a call that must wait and try again),
+    /// due again after `after`.
+    pub async fn put_back(&self, entries: Vec<F::Item>, after: Duration) {
+        let _ = self
+            .events
+            .send(Event::PutBack(self.key.clone(), entries, after))
+            .await;
     }
 }
 
-/// What a ticket's batch becomes: the admission it waits for, then the flush that carries it.
-pub trait Flush: Send + Sync + 'static {
-    /// One waiting entry's data.
-    type Item: Send + 'static;
-    /// What each waiting handler is answered.
-    type Result: Send + 'static;
-    /// What a flush waits for before its batch is taken (a rate-budget slot).
-    type Admission: Send + 'static;
-
-    /// Waits for the right to flush the ticket's next batch.
-    fn admit(&self, ticket_id: i64) -> impl Future<Output = Self::Admission> + Send;
-
-    /// Carries the batch (as it is once admitted) and answers every entry.
-    fn flush(
-        &self,
-        ticket_id: i64,
-        admission: Self::Admission,
-        entries: Vec<Entry<Self::Item, Self::Result>>,
-    ) -> impl Future<Output = ()> + Send;
-}
-
-/// Batches entries per ticket id and hands each batch to its [`Flush`].
+/// Batches entries per key and hands each due batch to its [`Flush`].
 pub struct Coalescer<F: Flush> {
-    tx: mpsc::Sender<Event<F::Item, F::Result>>,
+    tx: mpsc::Sender<Event<F>>,
 }
 
 impl<F: Flush> Clone for Coalescer<F> {
@@ -66,26 +96,52 @@ impl<F: Flush> Clone for Coalescer<F> {
     }
 }
 
-enum Event<T, R> {
-    Submit(i64, Entry<T, R>),
-    /// A flush of this ticket was admitted: hand it the batch as it is now.
-    Take(i64, oneshot::Sender<Vec<Entry<T, R>>>),
-    /// The note of this ticket's previous batch is settled.
-    Flushed(i64),
-    /// How many alerts wait in batches (not yet handed to a flush).
+/// A question about one entry.
+type Test<T> = Box<dyn Fn(&T) -> bool + Send>;
+
+enum Event<F: Flush> {
+    Submit {
+        key: Arc<str>,
+        head: Arc<F::Head>,
+        item: F::Item,
+        due_now: bool,
+    },
+    /// A flush of this key is ready: hand it the batch as it is now.
+    Take(Arc<str>, oneshot::Sender<Vec<F::Item>>),
+    PutBack(Arc<str>, Vec<F::Item>, Duration),
+    /// Whether a waiting entry of this key passes the test.
+    Holds(Arc<str>, Test<F::Item>, oneshot::Sender<bool>),
+    /// The flush of this key is over.
+    Flushed(Arc<str>),
+    /// How many entries wait in batches (not yet taken by a flush).
     Pending(oneshot::Sender<usize>),
+    /// Release every waiting entry (shutdown); answered once they are released and the
+    /// calls under way have ended.
+    ReleaseAll(oneshot::Sender<()>),
+}
+
+/// How the coalescer batches.
+#[derive(Debug, Clone, Copy)]
+pub struct Batching {
+    /// How long a group with a ticket gathers before its note is due.
+    pub window: Duration,
+    /// The most entries one call carries.
+    pub max_entries: usize,
+    /// The longest an entry is held before it is released.
+    pub max_hold: Duration,
 }
 
 impl<F: Flush> Coalescer<F> {
-    /// Starts the batching task: a due batch first waits for [`Flush::admit`]; then
-    /// [`Flush::flush`] receives the batch as it is at that moment.
-    pub fn start(window: Duration, max_entries: usize, sink: F) -> Coalescer<F> {
-        let (tx, rx) = mpsc::channel(1024);
+    /// Starts the batching task.
+    pub fn start(batching: Batching, sink: F) -> Coalescer<F> {
+        let (tx, rx) = mpsc::channel(4096);
         let batcher = Batcher {
             batches: HashMap::new(),
-            flushing: HashSet::new(),
-            window,
-            max_entries: max_entries.max(1),
+            draining: None,
+            batching: Batching {
+                max_entries: batching.max_entries.max(1),
+                ..batching
+            },
             sink: Arc::new(sink),
             events: tx.clone(),
         };
@@ -93,18 +149,37 @@ impl<F: Flush> Coalescer<F> {
         Coalescer { tx }
     }
 
-    /// Adds an alert to its ticket's batch and waits for the note's outcome; `None` when the
-    /// coalescer has stopped.
-    pub async fn submit(&self, ticket_id: i64, item: F::Item) -> Option<F::Result> {
-        let (respond, result) = oneshot::channel();
+    /// Adds an entry to the batch of `key` (opened with `head` when there is none); with
+    /// `due_now` the batch is due at once. `false` when the coalescer has stopped.
+    pub async fn submit(
+        &self,
+        key: Arc<str>,
+        head: Arc<F::Head>,
+        item: F::Item,
+        due_now: bool,
+    ) -> bool {
         self.tx
-            .send(Event::Submit(ticket_id, Entry { item, respond }))
+            .send(Event::Submit {
+                key,
+                head,
+                item,
+                due_now,
+            })
             .await
-            .ok()?;
-        result.await.ok()
+            .is_ok()
     }
 
-    /// Alerts gathered in batches and not yet handed to a flush.
+    /// Shutdown: hands every entry waiting in a batch to [`Flush::release`], and every entry
+    /// submitted or put back from now on; returns once they are released and the calls
+    /// already under way (which carry on with what they took) have ended.
+    pub async fn release_all(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Event::ReleaseAll(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Entries gathered in batches and not yet taken by a flush.
     pub async fn pending(&self) -> usize {
         let (tx, rx) = oneshot::channel();
         if self.tx.send(Event::Pending(tx)).await.is_err() {
@@ -114,310 +189,422 @@ impl<F: Flush> Coalescer<F> {
     }
 }
 
-struct Batch<T, R> {
-    entries: Vec<Entry<T, R>>,
-    closes_at: Instant,
+struct Waiting<F: Flush> {
+    /// Entries and when each was submitted, oldest first.
+    entries: Vec<(Instant, F::Item)>,
+    head: Arc<F::Head>,
+    due_at: Instant,
+    /// A flush of this key is running (at most one per key).
+    flushing: bool,
 }
 
-/// The batching task's state. A ticket has at most one note in flight (waiting for its
-/// admission or being posted): while it is, new alerts for that ticket keep gathering, so
-/// when Syncro is slow or the rate limit holds notes back, batches grow instead of notes
-/// piling up (backpressure that saves calls).
 struct Batcher<F: Flush> {
-    batches: HashMap<i64, Batch<F::Item, F::Result>>,
-    flushing: HashSet<i64>,
-    window: Duration,
-    max_entries: usize,
+    batches: HashMap<Arc<str>, Waiting<F>>,
+    /// Shutting down: nothing waits any more; these are answered when no call is under way.
+    draining: Option<Vec<oneshot::Sender<()>>>,
+    batching: Batching,
     sink: Arc<F>,
-    events: mpsc::Sender<Event<F::Item, F::Result>>,
+    events: mpsc::Sender<Event<F>>,
 }
 
 impl<F: Flush> Batcher<F> {
-    async fn run(mut self, mut rx: mpsc::Receiver<Event<F::Item, F::Result>>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Event<F>>) {
+        let sweep_every = (self.batching.max_hold / 10).max(Duration::from_millis(100));
+        let mut next_sweep = Instant::now() + sweep_every;
         loop {
-            let next_close = self
+            let next_due = self
                 .batches
-                .iter()
-                .filter(|(ticket, _)| !self.flushing.contains(ticket))
-                .map(|(_, b)| b.closes_at)
-                .min();
-            let sleep = async {
-                match next_close {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
-                }
-            };
+                .values()
+                .filter(|b| !b.flushing && !b.entries.is_empty())
+                .map(|b| b.due_at)
+                .min()
+                .unwrap_or(next_sweep)
+                .min(next_sweep);
             tokio::select! {
                 event = rx.recv() => match event {
-                    Some(Event::Submit(ticket, entry)) => {
-                        let window = self.window;
-                        let batch = self.batches.entry(ticket).or_insert_with(|| Batch {
-                            entries: Vec::new(),
-                            closes_at: Instant::now() + window,
-                        });
-                        batch.entries.push(entry);
-                        if batch.entries.len() >= self.max_entries {
-                            self.flush_if_idle(ticket);
-                        }
-                    }
-                    Some(Event::Take(ticket, reply)) => {
-                        let _ = reply.send(self.take(ticket));
-                    }
-                    Some(Event::Flushed(ticket)) => {
-                        self.flushing.remove(&ticket);
-                        let due = self.batches.get(&ticket).is_some_and(|b| {
-                            b.closes_at <= Instant::now() || b.entries.len() >= self.max_entries
-                        });
-                        if due {
-                            self.flush_if_idle(ticket);
-                        }
-                    }
-                    Some(Event::Pending(reply)) => {
-                        let _ = reply.send(self.batches.values().map(|b| b.entries.len()).sum());
-                    }
-                    // Unreachable while the task holds a sender of its own; kept for clarity.
+                    Some(event) => self.on(event),
+                    // Unreachable while the task holds a sender of its own.
                     None => return,
                 },
-                _ = sleep => {
+                _ = tokio::time::sleep_until(next_due) => {
                     let now = Instant::now();
-                    let due: Vec<i64> = self
+                    if now >= next_sweep {
+                        self.release_overdue(now);
+                        next_sweep = now + sweep_every;
+                    }
+                    let due: Vec<Arc<str>> = self
                         .batches
                         .iter()
-                        .filter(|(t, b)| b.closes_at <= now && !self.flushing.contains(t))
-                        .map(|(t, _)| *t)
+                        .filter(|(_, b)| !b.flushing && !b.entries.is_empty() && b.due_at <= now)
+                        .map(|(k, _)| k.clone())
                         .collect();
-                    for ticket in due {
-                        self.flush_if_idle(ticket);
+                    for key in due {
+                        self.start_flush(key);
                     }
                 }
             }
         }
     }
 
-    /// Starts the ticket's next note unless one is in flight: wait for the admission, then
-    /// take the batch as it is by then, then flush it.
-    fn flush_if_idle(&mut self, ticket: i64) {
-        if !self.flushing.insert(ticket) {
+    fn on(&mut self, event: Event<F>) {
+        match event {
+            Event::Submit { item, .. } if self.draining.is_some() => {
+                self.release(vec![item]);
+            }
+            Event::PutBack(_, entries, _) if self.draining.is_some() => {
+                self.release(entries);
+            }
+            Event::Submit {
+                key,
+                head,
+                item,
+                due_now,
+            } => {
+                let now = Instant::now();
+                let due_at = if due_now {
+                    now
+                } else {
+                    now + self.batching.window
+                };
+                let batch = self.batches.entry(key.clone()).or_insert_with(|| Waiting {
+                    entries: Vec::new(),
+                    head,
+                    due_at,
+                    flushing: false,
+                });
+                if batch.entries.is_empty() && !batch.flushing {
+                    batch.due_at = due_at;
+                }
+                batch.entries.push((now, item));
+                if batch.entries.len() >= self.batching.max_entries || due_now {
+                    batch.due_at = batch.due_at.min(now);
+                }
+            }
+            Event::Take(key, reply) => {
+                let _ = reply.send(self.take(&key));
+            }
+            Event::Holds(key, test, reply) => {
+                let held = self
+                    .batches
+                    .get(&key)
+                    .is_some_and(|b| b.entries.iter().any(|(_, e)| test(e)));
+                let _ = reply.send(held);
+            }
+            Event::PutBack(key, entries, after) => {
+                if let Some(batch) = self.batches.get_mut(&key) {
+                    let now = Instant::now();
+                    let mut back: Vec<_> = entries.into_iter().map(|e| (now, e)).collect();
+                    back.append(&mut batch.entries);
+                    batch.entries = back;
+                    batch.due_at = now + after;
+                } else {
+                    // The key's batch is gone only once its flush ended: cannot happen while
+                    // the flush that puts back runs. Release rather than lose them.
+                    self.release(entries);
+                }
+            }
+            Event::Flushed(key) => {
+                let now = Instant::now();
+                if let Some(batch) = self.batches.get_mut(&key) {
+                    batch.flushing = false;
+                    if batch.entries.is_empty() {
+                        self.batches.remove(&key);
+                    } else if batch.entries.len() >= self.batching.max_entries {
+                        batch.due_at = batch.due_at.min(now);
+                    }
+                }
+                self.answer_drain_when_idle();
+            }
+            Event::Pending(reply) => {
+                let _ = reply.send(self.batches.values().map(|b| b.entries.len()).sum());
+            }
+            Event::ReleaseAll(done) => {
+                let waiting: Vec<F::Item> = self
+                    .batches
+                    .values_mut()
+                    .flat_map(|b| b.entries.drain(..).map(|(_, e)| e))
+                    .collect();
+                self.batches.retain(|_, b| b.flushing);
+                self.release(waiting);
+                self.draining.get_or_insert_with(Vec::new).push(done);
+                self.answer_drain_when_idle();
+            }
+        }
+    }
+
+    /// Hands `entries` to [`Flush::release`] (in a task of its own: the batcher never waits).
+    fn release(&self, entries: Vec<F::Item>) {
+        if entries.is_empty() {
             return;
         }
         let sink = self.sink.clone();
+        tokio::spawn(async move { sink.release(entries).await });
+    }
+
+    /// Answers the shutdown's waiters once no call is under way.
+    fn answer_drain_when_idle(&mut self) {
+        if self.batches.values().any(|b| b.flushing) {
+            return;
+        }
+        if let Some(waiters) = self.draining.as_mut() {
+            for done in waiters.drain(..) {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Starts the key's flush; the batch stays (entries arriving meanwhile gather in it).
+    fn start_flush(&mut self, key: Arc<str>) {
+        let Some(batch) = self.batches.get_mut(&key) else {
+            return;
+        };
+        batch.flushing = true;
+        let flush = Batch {
+            key: key.clone(),
+            head: batch.head.clone(),
+            events: self.events.clone(),
+        };
+        let sink = self.sink.clone();
         let events = self.events.clone();
         tokio::spawn(async move {
-            let admission = sink.admit(ticket).await;
-            let (reply, entries) = oneshot::channel();
-            if events.send(Event::Take(ticket, reply)).await.is_ok() {
-                if let Ok(entries) = entries.await {
-                    if !entries.is_empty() {
-                        sink.flush(ticket, admission, entries).await;
-                    }
-                }
-            }
-            let _ = events.send(Event::Flushed(ticket)).await;
+            sink.flush(flush).await;
+            let _ = events.send(Event::Flushed(key)).await;
         });
     }
 
-    /// Removes and returns up to `max_entries` of the ticket's batch.
-    fn take(&mut self, ticket: i64) -> Vec<Entry<F::Item, F::Result>> {
-        let Some(batch) = self.batches.get_mut(&ticket) else {
+    /// Up to `max_entries` of the key's batch, oldest first.
+    fn take(&mut self, key: &str) -> Vec<F::Item> {
+        let Some(batch) = self.batches.get_mut(key) else {
             return Vec::new();
         };
-        let take = batch.entries.len().min(self.max_entries);
-        let entries: Vec<_> = batch.entries.drain(..take).collect();
-        if batch.entries.is_empty() {
-            self.batches.remove(&ticket);
+        let take = batch.entries.len().min(self.batching.max_entries);
+        batch.entries.drain(..take).map(|(_, e)| e).collect()
+    }
+
+    /// Hands entries held `max_hold` to [`Flush::release`].
+    fn release_overdue(&mut self, now: Instant) {
+        let max_hold = self.batching.max_hold;
+        let mut overdue = Vec::new();
+        for batch in self.batches.values_mut() {
+            let old = batch
+                .entries
+                .iter()
+                .take_while(|(at, _)| now.duration_since(*at) >= max_hold)
+                .count();
+            overdue.extend(batch.entries.drain(..old).map(|(_, e)| e));
         }
-        entries
+        self.batches
+            .retain(|_, b| b.flushing || !b.entries.is_empty());
+        self.release(overdue);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::marker::PhantomData;
     use std::sync::Mutex;
 
-    /// A [`Flush`] made of two closures, for the tests.
-    /// The item, result and admission types a [`Closures`] works with.
-    type Types<T, R, A> = PhantomData<fn() -> (T, R, A)>;
+    type Log = Arc<Mutex<Vec<(String, Vec<u32>)>>>;
 
-    struct Closures<T, R, A, AF, F>(AF, F, Types<T, R, A>);
-
-    fn closures<T, R, A, AF, F>(admit: AF, flush: F) -> Closures<T, R, A, AF, F> {
-        Closures(admit, flush, PhantomData)
+    /// A flush that records what each call carried, after an optional wait for a gate.
+    struct Recorder {
+        log: Log,
+        gate: tokio::sync::watch::Receiver<bool>,
+        released: Log,
+        started: Arc<std::sync::atomic::AtomicUsize>,
     }
 
-    impl<T, R, A, AF, AFut, F, Fut> Flush for Closures<T, R, A, AF, F>
-    where
-        T: Send + 'static,
-        R: Send + 'static,
-        A: Send + 'static,
-        AF: Fn(i64) -> AFut + Send + Sync + 'static,
-        AFut: Future<Output = A> + Send,
-        F: Fn(i64, A, Vec<Entry<T, R>>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send,
-    {
-        type Item = T;
-        type Result = R;
-        type Admission = A;
+    impl Flush for Recorder {
+        type Item = u32;
+        type Head = &'static str;
 
-        fn admit(&self, ticket_id: i64) -> impl Future<Output = A> + Send {
-            (self.0)(ticket_id)
+        async fn flush(&self, batch: Batch<Self>) {
+            self.started
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut gate = self.gate.clone();
+            let _ = gate.wait_for(|open| *open).await;
+            let entries = batch.take().await;
+            if !entries.is_empty() {
+                self.log
+                    .lock()
+                    .expect("lock")
+                    .push((format!("{}:{}", batch.key, batch.head), entries));
+            }
         }
 
-        fn flush(
-            &self,
-            ticket_id: i64,
-            admission: A,
-            entries: Vec<Entry<T, R>>,
-        ) -> impl Future<Output = ()> + Send {
-            (self.1)(ticket_id, admission, entries)
+        async fn release(&self, entries: Vec<u32>) {
+            self.released
+                .lock()
+                .expect("lock")
+                .push(("released".into(), entries));
         }
     }
 
-    /// A flush that answers every entry with the size of its batch.
-    fn respond_with_batch_size(entries: Vec<Entry<u32, usize>>) {
-        let size = entries.len();
-        for entry in entries {
-            entry.respond(size);
+    type Started = Arc<std::sync::atomic::AtomicUsize>;
+
+    fn start(
+        batching: Batching,
+        open: bool,
+    ) -> (
+        Coalescer<Recorder>,
+        Log,
+        Log,
+        tokio::sync::watch::Sender<bool>,
+    ) {
+        let (c, log, released, gate, _) = start_counting(batching, open);
+        (c, log, released, gate)
+    }
+
+    fn start_counting(
+        batching: Batching,
+        open: bool,
+    ) -> (
+        Coalescer<Recorder>,
+        Log,
+        Log,
+        tokio::sync::watch::Sender<bool>,
+        Started,
+    ) {
+        let (gate_tx, gate) = tokio::sync::watch::channel(open);
+        let (log, released) = (Log::default(), Log::default());
+        let started = Started::default();
+        let coalescer = Coalescer::start(
+            batching,
+            Recorder {
+                log: log.clone(),
+                gate,
+                released: released.clone(),
+                started: started.clone(),
+            },
+        );
+        (coalescer, log, released, gate_tx, started)
+    }
+
+    fn batching(window_ms: u64, max: usize) -> Batching {
+        Batching {
+            window: Duration::from_millis(window_ms),
+            max_entries: max,
+            max_hold: Duration::from_secs(600),
+        }
+    }
+
+    async fn until(log: &Log, calls: usize) -> Vec<(String, Vec<u32>)> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let seen = log.lock().expect("lock").clone();
+            if seen.len() >= calls || Instant::now() > deadline {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 
     #[tokio::test]
-    async fn entries_for_one_ticket_within_the_window_share_one_flush() {
-        type Flushes = Arc<Mutex<Vec<(i64, Vec<u32>)>>>;
-        let flushes: Flushes = Arc::default();
-        let seen = flushes.clone();
-        let coalescer = Coalescer::start(
-            Duration::from_millis(200),
-            100,
-            closures(
-                |_| async {},
-                move |ticket, _: (), entries: Vec<Entry<u32, usize>>| {
-                    let seen = seen.clone();
-                    async move {
-                        seen.lock()
-                            .expect("lock")
-                            .push((ticket, entries.iter().map(|e| e.item).collect()));
-                        respond_with_batch_size(entries);
-                    }
-                },
-            ),
+    async fn entries_of_one_key_within_the_window_share_one_call_with_the_first_head() {
+        let (c, log, _, _gate) = start(batching(100, 100), true);
+        for (key, head, item) in [
+            ("g1", "a", 1),
+            ("g1", "b", 2),
+            ("g2", "c", 3),
+            ("g1", "d", 4),
+        ] {
+            assert!(c.submit(key.into(), Arc::new(head), item, false).await);
+        }
+        let mut seen = until(&log, 2).await;
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                ("g1:a".to_string(), vec![1, 2, 4]),
+                ("g2:c".into(), vec![3])
+            ]
         );
-        let submits = (0..5).map(|i| {
-            let c = coalescer.clone();
-            async move { c.submit(if i < 4 { 7 } else { 8 }, i).await }
-        });
-        let results = futures_util::future::join_all(submits).await;
-        assert_eq!(results, vec![Some(4), Some(4), Some(4), Some(4), Some(1)]);
-        let mut flushes = flushes.lock().expect("lock").clone();
-        flushes.sort();
-        assert_eq!(flushes, vec![(7, vec![0, 1, 2, 3]), (8, vec![4])]);
     }
 
     #[tokio::test]
-    async fn entries_arriving_while_a_note_is_in_flight_wait_for_it_and_go_together() {
-        let (release_tx, release_rx) = tokio::sync::watch::channel(false);
-        let (started_tx, mut started_rx) = tokio::sync::watch::channel(false);
-        let coalescer = Coalescer::start(
-            Duration::from_millis(10),
-            100,
-            closures(
-                |_| async {},
-                move |_, _: (), entries: Vec<Entry<u32, usize>>| {
-                    let mut release = release_rx.clone();
-                    let started = started_tx.clone();
-                    async move {
-                        // The first note is slow (held until released); the others are not.
-                        if entries.iter().any(|e| e.item == 0) {
-                            started.send_replace(true);
-                            let _ = release.wait_for(|r| *r).await;
-                        }
-                        respond_with_batch_size(entries);
-                    }
-                },
-            ),
+    async fn a_new_group_is_due_at_once_and_what_arrives_while_it_waits_rides_along() {
+        // An hour-long window: only `due_now` can make the first call go.
+        let (c, log, _, gate) = start(batching(3_600_000, 100), false);
+        c.submit("new".into(), Arc::new("h"), 1, true).await;
+        for i in 2..=4 {
+            c.submit("new".into(), Arc::new("h"), i, false).await;
+        }
+        while c.pending().await < 4 {
+            tokio::task::yield_now().await;
+        }
+        gate.send_replace(true);
+        assert_eq!(
+            until(&log, 1).await,
+            [("new:h".to_string(), vec![1, 2, 3, 4])]
         );
-        let first = tokio::spawn({
-            let c = coalescer.clone();
-            async move { c.submit(1, 0).await }
+    }
+
+    #[tokio::test]
+    async fn a_full_batch_is_due_without_waiting_for_the_window_and_calls_are_bounded() {
+        let (c, log, _, _gate) = start(batching(3_600_000, 2), true);
+        for i in 1..=4 {
+            c.submit("k".into(), Arc::new("h"), i, false).await;
+        }
+        let seen = until(&log, 2).await;
+        assert_eq!(
+            seen,
+            [
+                ("k:h".to_string(), vec![1, 2]),
+                ("k:h".to_string(), vec![3, 4])
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn entries_held_too_long_are_released_not_lost() {
+        let (c, log, released, _gate) = start(
+            Batching {
+                window: Duration::from_secs(3600),
+                max_entries: 100,
+                max_hold: Duration::from_millis(200),
+            },
+            false,
+        );
+        c.submit("k".into(), Arc::new("h"), 7, false).await;
+        assert_eq!(
+            until(&released, 1).await,
+            [("released".to_string(), vec![7])]
+        );
+        assert!(log.lock().expect("lock").is_empty());
+        assert_eq!(c.pending().await, 0);
+    }
+
+    #[tokio::test]
+    async fn shutdown_releases_what_waits_and_waits_for_the_calls_under_way() {
+        let (c, log, released, gate, started) = start_counting(batching(3_600_000, 100), false);
+        // One call under way (due at once, held at the gate before it takes), one waiting.
+        c.submit("new".into(), Arc::new("h"), 1, true).await;
+        c.submit("old".into(), Arc::new("h"), 2, false).await;
+        while started.load(std::sync::atomic::Ordering::SeqCst) < 1 || c.pending().await < 2 {
+            tokio::task::yield_now().await;
+        }
+        let drain = tokio::spawn({
+            let c = c.clone();
+            async move { c.release_all().await }
         });
-        started_rx
-            .wait_for(|s| *s)
+        let seen = until(&released, 1).await;
+        let mut items: Vec<u32> = seen.into_iter().flat_map(|(_, i)| i).collect();
+        items.sort();
+        assert_eq!(items, [1, 2], "everything waiting is released");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!drain.is_finished(), "the call under way is waited for");
+        // Submitted during the drain: released at once.
+        c.submit("late".into(), Arc::new("h"), 3, false).await;
+        let seen = until(&released, 2).await;
+        assert_eq!(seen.last().map(|(_, i)| i.clone()), Some(vec![3]));
+        gate.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(5), drain)
             .await
-            .expect("first note in flight");
-        let later: Vec<_> = (1..=3)
-            .map(|i| {
-                let c = coalescer.clone();
-                tokio::spawn(async move { c.submit(1, i).await })
-            })
-            .collect();
-        // Well past the 10 ms window, the three are still held behind the note in flight.
-        while coalescer.pending().await < 3 {
-            tokio::task::yield_now().await;
-        }
-        release_tx.send_replace(true);
-        assert_eq!(first.await.expect("task"), Some(1));
-        for task in later {
-            assert_eq!(
-                task.await.expect("task"),
-                Some(3),
-                "held back, then one note"
-            );
-        }
-    }
-
-    #[tokio::test]
-    async fn a_full_batch_is_flushed_without_waiting_for_the_window() {
-        let coalescer = Coalescer::start(
-            Duration::from_secs(3600),
-            2,
-            closures(
-                |_| async {},
-                |_, _: (), entries| async move { respond_with_batch_size(entries) },
-            ),
+            .expect("the drain ends once the call has")
+            .expect("task");
+        assert!(
+            log.lock().expect("lock").is_empty(),
+            "the call found nothing left to carry"
         );
-        let (a, b) = tokio::join!(coalescer.submit(1, 1), coalescer.submit(1, 2));
-        assert_eq!((a, b), (Some(2), Some(2)));
-    }
-
-    #[tokio::test]
-    async fn entries_arriving_while_the_note_waits_for_admission_ride_in_it() {
-        let (admit_tx, admit_rx) = tokio::sync::watch::channel(false);
-        let (asked_tx, mut asked_rx) = tokio::sync::watch::channel(false);
-        let coalescer = Coalescer::start(
-            Duration::from_millis(10),
-            100,
-            closures(
-                move |_| {
-                    let mut admitted = admit_rx.clone();
-                    let asked = asked_tx.clone();
-                    async move {
-                        asked.send_replace(true);
-                        let _ = admitted.wait_for(|a| *a).await;
-                    }
-                },
-                |_, _: (), entries| async move { respond_with_batch_size(entries) },
-            ),
-        );
-        let first = tokio::spawn({
-            let c = coalescer.clone();
-            async move { c.submit(1, 0).await }
-        });
-        // The window closed and the note asked for its admission; the budget holds it back.
-        asked_rx.wait_for(|a| *a).await.expect("admission asked");
-        let later: Vec<_> = (1..=4)
-            .map(|i| {
-                let c = coalescer.clone();
-                tokio::spawn(async move { c.submit(1, i).await })
-            })
-            .collect();
-        while coalescer.pending().await < 5 {
-            tokio::task::yield_now().await;
-        }
-        admit_tx.send_replace(true);
-        assert_eq!(first.await.expect("task"), Some(5), "one note for all five");
-        for task in later {
-            assert_eq!(task.await.expect("task"), Some(5));
-        }
     }
 }

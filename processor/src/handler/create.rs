@@ -1,24 +1,29 @@
-//! Creating a group's ticket, under the group's lease, in five steps:
-//! 1. [`Handler::created_elsewhere`]: a pointer written meanwhile; a ticket another alert's
+//! Creating a group's ticket for a batch of its alerts, under the group's lease, in five
+//! steps:
+//! 1. [`Carrier::created_elsewhere`]: a pointer written meanwhile; a ticket another alert's
 //!    interrupted creation made (found in Syncro by its `relay-ref` line); or the group's
 //!    open ticket in Syncro, which Redis forgot (lost data, an evicted or expired pointer):
 //!    Syncro is the record;
 //! 2. enrichment: the contract and the asset ([`super::enrich`]), before any intent, since
 //!    the asset lookup may wait for the rate limit;
-//! 3. [`Handler::begin_creation`]: the intent and the `creating` marker;
-//! 4. [`Handler::post_ticket`]: once the rate limiter admits the POST, a check that the
-//!    lease is still ours (a worker that stalled past its lease, or whose lease Redis lost,
-//!    never posts), then the POST;
-//! 5. [`Handler::record_created`]: the group pointer and the alert's outcome, then the
-//!    contract follow-up, which can no longer fail the alert.
+//! 3. once the rate limiter admits the POST, the batch is taken (every alert that arrived
+//!    while the creation waited for its turn rides in the first comment), then
+//!    [`Carrier::begin_creation`]: the intents and the `creating` marker;
+//! 4. [`Carrier::post_ticket`]: a check that the lease is still ours (a worker that stalled
+//!    past its lease, or whose lease Redis lost, never posts), then the POST;
+//! 5. [`Carrier::record_created`]: the group pointer and every alert's outcome, then the
+//!    contract follow-up, which can no longer fail the alerts.
 
+use super::coalesce::Batch;
 use super::enrich::Enrichment;
+use super::flush::Carrier;
+use super::held::{ids, Held};
 use super::*;
 use crate::metrics::ResultLabels;
-use crate::plan::{self, Destination};
-use crate::store::{Creating, GroupTicket, Handled, Intent};
+use crate::plan::{self, Destination, Listed};
+use crate::store::{Creating, GroupTicket, Handled, Intent, Lease};
 use chrono::Utc;
-use syncro::{NewTicket, Route, Ticket};
+use syncro::{Admission, NewTicket, Route, Ticket};
 
 /// How long a creation whose outcome is unknown keeps other alerts of its group from
 /// creating a ticket of their own (the first alert's retry settles it sooner).
@@ -31,15 +36,24 @@ pub(crate) enum Created {
     /// Another alert's creation may still land in Syncro, or this worker lost the lease:
     /// wait, then look again.
     InDoubt,
-    /// The group has a ticket already: made meanwhile, found after a creator's crash, or
-    /// found open in Syncro (`recovered`: Redis did not know it).
-    Exists { ticket_id: i64, recovered: bool },
+    /// The group has a ticket already, and a pointer to it: made meanwhile, found after a
+    /// creator's crash, or found open in Syncro.
+    Exists,
+    /// Every alert of the batch was released meanwhile: nothing to create.
+    Nothing,
 }
 
-impl Handler {
-    /// Creates the group's ticket; `held` is the group's lease, kept alive by the caller.
-    pub(crate) async fn create(&self, job: &Job, held: &Lease) -> Result<Created> {
-        if let Some(found) = self.created_elsewhere(job).await? {
+impl Carrier {
+    /// Creates the group's ticket for the batch; `held` is the group's lease, kept alive by
+    /// the caller. The alerts taken are added to `taken`.
+    pub(crate) async fn create(
+        &self,
+        batch: &Batch<Carrier>,
+        taken: &mut Vec<Held>,
+        held: &Lease,
+    ) -> Result<Created> {
+        let job = &*batch.head;
+        if let Some(found) = self.created_elsewhere(job, batch).await? {
             return Ok(found);
         }
         let mapped = matches!(job.plan.route, Destination::Customer { mapped: true, .. });
@@ -55,11 +69,19 @@ impl Handler {
                 &job.message.alert,
             )
             .await;
-        self.begin_creation(job).await?;
-        let Some(ticket) = self.post_ticket(job, held, &extra).await? else {
+        let admission = s.syncro.admit(Route::CreateTicket).await;
+        taken.extend(batch.take().await);
+        if taken.is_empty() {
+            return Ok(Created::Nothing);
+        }
+        self.begin_creation(job, taken).await?;
+        let Some(ticket) = self
+            .post_ticket(job, held, &extra, admission, taken)
+            .await?
+        else {
             return Ok(Created::InDoubt);
         };
-        self.record_created(job, &ticket, &extra).await?;
+        self.record_created(job, &ticket, &extra, taken).await?;
         // After the outcome is recorded: this follow-up can neither fail the alert nor
         // make a second ticket.
         if let Some(contract_id) = extra.contract_id {
@@ -75,18 +97,24 @@ impl Handler {
     /// whose worker died). While such a creation is not found and still recent, its POST may
     /// yet land (a slow Syncro applies it after the client gave up): wait for that alert's
     /// retry to settle the question.
-    async fn created_elsewhere(&self, job: &Job) -> Result<Option<Created>> {
+    async fn created_elsewhere(
+        &self,
+        job: &Job,
+        batch: &Batch<Carrier>,
+    ) -> Result<Option<Created>> {
         let s = &self.services;
-        if let Some(group) = s.store.group(&job.group_key).await? {
-            return Ok(Some(Created::Exists {
-                ticket_id: group.ticket_id,
-                recovered: group.recovered,
-            }));
+        if s.store.group(&job.group_key).await?.is_some() {
+            return Ok(Some(Created::Exists));
         }
         let Some(previous) = s.store.creating(&job.group_key).await? else {
             return self.open_in_syncro(job).await;
         };
-        if previous.message_id == job.message_id {
+        // The creator's own alert is in this batch (it came back after its worker died):
+        // nobody else will settle the question, so this batch does, as the creator would.
+        let creator = previous.message_id.clone();
+        if previous.message_id == job.message_id
+            || batch.holds(move |h: &Held| *h.message_id == *creator).await
+        {
             return self.open_in_syncro(job).await;
         }
         let found = find_created_ticket(
@@ -103,10 +131,7 @@ impl Handler {
                 .await?;
             s.store.clear_creating(&job.group_key).await?;
             s.metrics.reconciled.inc();
-            return Ok(Some(Created::Exists {
-                ticket_id: ticket.id,
-                recovered: false,
-            }));
+            return Ok(Some(Created::Exists));
         }
         if Utc::now() - previous.at < CREATION_DOUBT {
             return Ok(Some(Created::InDoubt));
@@ -119,7 +144,7 @@ impl Handler {
     async fn open_in_syncro(&self, job: &Job) -> Result<Option<Created>> {
         let s = &self.services;
         let window = job.config.grouping.window();
-        let found = open_group_ticket(s, job.customer_id, &job.plan.subject, window).await?;
+        let found = open_group_ticket(s, &self.open, job, window).await?;
         let result = if found.is_some() { "found" } else { "none" };
         s.metrics
             .group_lookups
@@ -136,26 +161,23 @@ impl Handler {
         };
         s.store.set_group(&job.group_key, &group, window).await?;
         tracing::info!(ticket_id = ticket.id, ticket_number = ?ticket.number, subject = %job.plan.subject, "the group's open ticket was found in Syncro; Redis had no pointer to it");
-        Ok(Some(Created::Exists {
-            ticket_id: ticket.id,
-            recovered: true,
-        }))
+        Ok(Some(Created::Exists))
     }
 
-    /// Writes the intent and the group's `creating` marker: from here on, any worker taking
+    /// Writes the intents and the group's `creating` marker (naming the batch's first
+    /// alert, whose reference the first comment carries): from here on, any worker taking
     /// the lease sees the marker and waits for this creation.
-    async fn begin_creation(&self, job: &Job) -> Result<()> {
+    async fn begin_creation(&self, job: &Job, taken: &[Held]) -> Result<()> {
         let s = &self.services;
         let now = Utc::now();
-        let ids = [job.message_id.as_str()];
         let intent = Intent::CreateTicket {
             customer_id: job.customer_id,
             subject: job.plan.subject.clone(),
             at: now,
         };
-        s.store.write_intents(&ids, &intent).await?;
+        s.store.write_intents(&ids(taken), &intent).await?;
         let creating = Creating {
-            message_id: job.message_id.clone(),
+            message_id: taken[0].message_id.to_string(),
             customer_id: job.customer_id,
             subject: job.plan.subject.clone(),
             at: now,
@@ -164,18 +186,25 @@ impl Handler {
         Ok(())
     }
 
-    /// The POST of the group's ticket, its first comment carrying the alert; `None` (and no
-    /// intent left) when the lease turned out lost once the POST was admitted: another worker
-    /// may be creating the group's ticket, so this one must not post.
+    /// The POST of the group's ticket, its first comment listing the alerts taken; `None`
+    /// (and no intent left) when the lease turned out lost once the POST was admitted:
+    /// another worker may be creating the group's ticket, so this one must not post.
     async fn post_ticket(
         &self,
         job: &Job,
         held: &Lease,
         extra: &Enrichment,
+        admission: Admission,
+        taken: &[Held],
     ) -> Result<Option<Ticket>> {
         let s = &self.services;
         let (plan, t) = (&job.plan, &job.plan.ticket);
-        let first = plan::first_comment_with_asset(&job.message, plan, extra.asset_line.as_deref());
+        let first = first_comment(job, extra, taken);
+        let title = if taken.len() == 1 {
+            plan.note.title.clone()
+        } else {
+            format!("{} (+{} more)", plan.note.title, taken.len() - 1)
+        };
         let request = NewTicket {
             problem_type: Some(t.problem_type.clone()),
             status: Some(t.status.clone()),
@@ -185,13 +214,12 @@ impl Handler {
             tag_list: t.tag_list.clone(),
             contract_id: extra.contract_id,
             asset_ids: extra.asset_ids.clone(),
-            comments_attributes: vec![comment(plan, plan.note.title.clone(), first)],
+            comments_attributes: vec![comment(plan, title, first)],
             ..NewTicket::new(job.customer_id, plan.subject.clone())
         };
-        let admission = s.syncro.admit(Route::CreateTicket).await;
         if !s.store.renew(held, job.config.worker.lock_lease()).await? {
             tracing::warn!(subject = %job.plan.subject, "lost the group's lease before creating its ticket; looking again");
-            s.store.clear_intents(&[job.message_id.as_str()]).await?;
+            s.store.clear_intents(&ids(taken)).await?;
             return Ok(None);
         }
         match s.syncro.create_ticket_admitted(admission, &request).await {
@@ -199,7 +227,7 @@ impl Handler {
             Err(error) => {
                 // Known not to have been applied: nothing is in doubt any more.
                 if !error.outcome_unknown() {
-                    s.store.clear_intents(&[job.message_id.as_str()]).await?;
+                    s.store.clear_intents(&ids(taken)).await?;
                     s.store.clear_creating(&job.group_key).await?;
                 }
                 Err(error.into())
@@ -207,8 +235,14 @@ impl Handler {
         }
     }
 
-    /// Points the group at its new ticket and records the alert as done.
-    async fn record_created(&self, job: &Job, ticket: &Ticket, extra: &Enrichment) -> Result<()> {
+    /// Points the group at its new ticket and records every alert as done.
+    async fn record_created(
+        &self,
+        job: &Job,
+        ticket: &Ticket,
+        extra: &Enrichment,
+        taken: &[Held],
+    ) -> Result<()> {
         let s = &self.services;
         let group = new_group(ticket.id, job.customer_id, &job.plan.subject);
         s.store
@@ -218,9 +252,34 @@ impl Handler {
         let outcome = Handled::Created {
             ticket_id: ticket.id,
         };
-        s.store.finish(&job.message_id, &outcome).await?;
+        s.store.finish_all(&ids(taken), &outcome).await?;
         s.metrics.tickets_created.inc();
-        tracing::info!(ticket_id = ticket.id, ticket_number = ?ticket.number, customer_id = job.customer_id, subject = %job.plan.subject, asset_ids = ?extra.asset_ids, "ticket created");
+        if taken.len() > 1 {
+            s.metrics.alerts_coalesced.inc_by(taken.len() as u64);
+        }
+        tracing::info!(ticket_id = ticket.id, ticket_number = ?ticket.number, customer_id = job.customer_id, subject = %job.plan.subject, asset_ids = ?extra.asset_ids, alerts = taken.len(), "ticket created");
         Ok(())
     }
+}
+
+/// The first comment: the alerts taken ([`plan::listing`]), the head's kind with the
+/// `Syncro asset:` line of its device.
+fn first_comment(job: &Job, extra: &Enrichment, taken: &[Held]) -> String {
+    let unmapped = matches!(job.plan.route, Destination::Customer { mapped: false, .. });
+    let plain = plan::alert_text(&job.message, unmapped, None);
+    let with_asset = extra
+        .asset_line
+        .as_deref()
+        .map(|line| plan::alert_text(&job.message, unmapped, Some(line)));
+    let listed: Vec<Listed> = taken
+        .iter()
+        .map(|entry| match &with_asset {
+            Some(text) if *entry.text == *plain => Listed {
+                text,
+                ..entry.listed()
+            },
+            _ => entry.listed(),
+        })
+        .collect();
+    plan::listing(&listed)
 }

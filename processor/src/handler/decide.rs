@@ -1,33 +1,30 @@
 //! Deciding where an alert goes: skip it, ignore or park it, reconcile an interrupted
-//! attempt, note it on its group's ticket, or create the group's ticket under the group's
-//! lease ([`super::create`]).
+//! attempt, hand a failure its batch recorded to the consumer, or hold it in its group's
+//! batch ([`super::coalesce`]), which [`super::flush`] carries to Syncro.
 
+use super::held::Held;
 use super::*;
-use crate::config::{OnResolvedTicket, ProcessorConfig};
 use crate::plan::{self, Destination};
-use crate::store::{GroupTicket, Handled};
+use crate::store::Handled;
 use chrono::Utc;
+use shared::alert::AlertStatus;
 use shared::message::AlertMessage;
 use std::sync::Arc;
-use std::time::Duration;
-use syncro::{Ticket, TicketUpdate};
 
 /// What [`Handler::decide`] concluded.
 pub(crate) enum Next {
     Settled(Settled),
-    /// Add the alert to this ticket's next note.
-    Note {
-        ticket_id: i64,
-        job: Job,
-    },
+    /// Held in its group's batch.
+    Held,
 }
 
 impl Handler {
-    /// Everything but the note: settles the alert, or names the ticket to note it on.
+    /// Everything before Syncro: settles the alert, or holds it in its group's batch.
     pub(crate) async fn decide(
         &self,
         message: Arc<AlertMessage>,
         message_id: &str,
+        acker: &Acker,
     ) -> Result<Next> {
         let s = &self.services;
         let config = s.config.current();
@@ -55,12 +52,43 @@ impl Handler {
             plan,
             config,
             recovering: check_in.recovering,
-            verify: false,
+            epoch: check_in.epoch,
         };
         if self.reconciled(&job).await? {
             return Ok(Next::Settled(Settled::Reconciled));
         }
-        self.find_or_create(job).await
+        if let Some(failure) = s.store.take_failure(message_id).await? {
+            return Err(HandleError::Failed(Arc::new(failure)));
+        }
+        self.hold(job, acker).await
+    }
+
+    /// Puts the alert in its group's batch. A group with no ticket yet is due at once: a new
+    /// incident never waits for the coalescing window.
+    async fn hold(&self, job: Job, acker: &Acker) -> Result<Next> {
+        let s = &self.services;
+        let due_now = s.store.group(&job.group_key).await?.is_none();
+        let unmapped = matches!(job.plan.route, Destination::Customer { mapped: false, .. });
+        let alert = &job.message.alert;
+        let held = Held {
+            acker: acker.clone(),
+            message_id: job.message_id.as_str().into(),
+            alert_id: alert.id.as_str().into(),
+            occurred_at: alert.occurred_at,
+            received_at: job.message.received_at,
+            text: self
+                .texts
+                .share(plan::alert_text(&job.message, unmapped, None)),
+            resolved: alert.status == AlertStatus::Resolved,
+            recovering: job.recovering,
+        };
+        let key: Arc<str> = job.group_key.as_str().into();
+        s.metrics.held.inc();
+        if !self.groups.submit(key, Arc::new(job), held, due_now).await {
+            s.metrics.held.dec();
+            return Err(HandleError::Stopping);
+        }
+        Ok(Next::Held)
     }
 
     /// The customer the alert goes to, or how it was settled instead: ignored, or parked
@@ -125,121 +153,5 @@ impl Handler {
         s.store.finish(&job.message_id, &outcome).await?;
         s.metrics.reconciled.inc();
         Ok(true)
-    }
-
-    /// The group's ticket to note the alert on, or the group's new ticket made by this alert
-    /// under the group's lease; other workers wait for the lease's holder meanwhile.
-    async fn find_or_create(&self, mut job: Job) -> Result<Next> {
-        let s = &self.services;
-        let lease = job.config.worker.lock_lease();
-        loop {
-            if let Some(group) = s.store.group(&job.group_key).await? {
-                job.verify = job.recovering && group.recovered;
-                match self.usable_ticket(group, &job).await? {
-                    Some(ticket_id) => return Ok(Next::Note { ticket_id, job }),
-                    None => continue,
-                }
-            }
-            let Some(held) = s.store.lock(&job.group_key, lease).await? else {
-                self.wait_for_creator(&job.group_key).await?;
-                continue;
-            };
-            // Kept alive while creating: the POST may wait long for the shared rate limit,
-            // and an expired lease would let a second worker create a second ticket.
-            let created = s
-                .store
-                .hold(&held, lease, None, self.create(&job, &held))
-                .await;
-            // A lease that cannot be released expires by itself.
-            let _ = s.store.unlock(held).await;
-            match created? {
-                Created::InDoubt => tokio::time::sleep(Duration::from_millis(500)).await,
-                Created::Ticket => return Ok(Next::Settled(Settled::Created)),
-                Created::Exists {
-                    ticket_id,
-                    recovered,
-                } => {
-                    job.verify = job.recovering && recovered;
-                    return Ok(Next::Note { ticket_id, job });
-                }
-            }
-        }
-    }
-
-    /// Another worker holds the group's lease: wait until its ticket appears or the lease
-    /// goes, and at least once a second let the caller try the lease again (it is taken
-    /// over at once when its holder died: [`crate::store::lease`]).
-    async fn wait_for_creator(&self, group_key: &str) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + crate::store::lease::ALIVE_FOR;
-        while tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            if self.services.store.group(group_key).await?.is_some()
-                || !self.services.store.is_locked(group_key).await?
-            {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// The group's ticket if alerts should still go to it; `None` when a new ticket is due
-    /// (the pointer is then cleared). Syncro is asked at most once per
-    /// `grouping.status_check_secs`.
-    async fn usable_ticket(&self, mut group: GroupTicket, job: &Job) -> Result<Option<i64>> {
-        let s = &self.services;
-        let now = Utc::now();
-        let grouping = &job.config.grouping;
-        let interval = chrono::Duration::seconds(grouping.status_check_secs as i64);
-        if now - group.checked_at < interval {
-            return Ok(Some(group.ticket_id));
-        }
-        let ticket = match s.syncro.get_ticket(group.ticket_id).await {
-            Ok(ticket) => ticket,
-            Err(e) if e.is_not_found() => {
-                tracing::info!(
-                    ticket_id = group.ticket_id,
-                    "the group's ticket is gone from Syncro; a new one will be created"
-                );
-                s.store.clear_group(&job.group_key).await?;
-                return Ok(None);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if ticket.is_closed() {
-            let recent = resolved_within(&ticket, grouping.reopen_window());
-            match grouping.on_resolved_ticket {
-                OnResolvedTicket::Reopen if recent => {
-                    let update = TicketUpdate {
-                        status: Some(grouping.reopen_status.clone()),
-                        ..TicketUpdate::default()
-                    };
-                    s.syncro.update_ticket(ticket.id, &update).await?;
-                    tracing::info!(ticket_id = ticket.id, subject = %job.plan.subject, "reopened the group's resolved ticket");
-                }
-                OnResolvedTicket::Note if recent => {}
-                _ => {
-                    tracing::info!(ticket_id = ticket.id, subject = %job.plan.subject, "the group's ticket was resolved; a new one will be created");
-                    s.store.clear_group(&job.group_key).await?;
-                    return Ok(None);
-                }
-            }
-        }
-        group.checked_at = now;
-        s.store
-            .set_group(&job.group_key, &group, grouping.window())
-            .await?;
-        Ok(Some(group.ticket_id))
-    }
-}
-
-/// Whether a closed ticket was resolved recently enough to take the group's alerts again.
-fn resolved_within(ticket: &Ticket, window: Duration) -> bool {
-    let reference = ticket.resolved_at.or(ticket.updated_at);
-    match reference {
-        Some(at) => {
-            let at: chrono::DateTime<Utc> = at.into();
-            chrono::Duration::from_std(window).is_ok_and(|window| Utc::now() - at <= window)
-        }
-        None => true,
     }
 }

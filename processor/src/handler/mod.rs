@@ -1,46 +1,58 @@
 //! One alert, from queued message to Syncro ticket or note, exactly once in effect.
 //!
 //! The order of [`Handler::handle`], each step in its own file:
-//! 1. the claim (this file): a lease on the message id, so two copies of one alert are
-//!    handled one after the other;
+//! 1. the claim (this file): a claim on the message id (`store::claims`), so two copies of
+//!    one alert are handled one after the other;
 //! 2. [`decide`]: an outcome already recorded for the message id → skip (redelivery,
 //!    replay, resend); the plan ([`crate::plan`]); ignored organizations stop here, unmapped
 //!    ones are remembered and go to the catch-all customer, or, with `unmapped = "park"`,
 //!    stop here too for the consumer to park them; an intent left by an interrupted attempt
-//!    → [`reconcile`] reads Syncro back instead of posting again; then the group (customer +
-//!    normalised subject): its ticket, or [`create`] makes one under a Redis lease while the
-//!    others wait. A new ticket carries its organization's contract and the asset matching
-//!    the alert's device ([`enrich`]);
-//! 3. [`note`]: the alert joins its ticket's next note; [`coalesce`] gathers a storm's alerts
-//!    into one note per ticket, posted when the rate limiter admits it.
+//!    → [`reconcile`] reads Syncro back instead of posting again; a failure its batch
+//!    recorded → the consumer's retry tiers; else the alert is *held*: a small [`held::Held`]
+//!    joins its group's batch (group = customer + normalised subject) in [`coalesce`], and
+//!    the handler returns without waiting;
+//! 3. [`flush`]: a due batch is carried by one Syncro call: the group's new ticket, its
+//!    first comment listing every alert gathered while the creation waited for its turn
+//!    ([`create`], with the contract and asset of [`enrich`]), or a note on the group's ticket
+//!    ([`note`]); every alert carried is then recorded, acknowledged and its claim released
+//!    ([`held`]).
+//!
+//! Every Syncro call is made under a [`syncro::Priority`]: the fleet's shared budget serves
+//! new tickets first, critical first, fairly across customers (`store::ratelimit`).
 //!
 //! The configuration is read once per alert (a snapshot of the [`ConfigHandle`]), so a
-//! reload never changes it half-way through one alert.
+//! reload never changes it half-way through one alert; a batch works under the
+//! configuration of the alert that opened it.
 //!
-//! Before every Syncro POST an intent is written; after it, the outcome. A crash between the
-//! two is what reconciliation resolves, using the `relay-ref: <message id>` line every
-//! comment carries.
+//! Before every Syncro POST an intent is written for each alert it carries; after it, the
+//! outcome. A crash between the two is what reconciliation resolves, using the
+//! `relay-ref: <message id>` line every comment carries for each of its alerts.
 
 pub mod coalesce;
 mod create;
 mod decide;
 pub mod enrich;
+mod flush;
+mod held;
 mod note;
 mod reconcile;
 
-use create::Created;
+pub(crate) use held::error_kind;
+
 use decide::Next;
-use note::{comment, NotePoster};
+use flush::Carrier;
+use held::Texts;
+use note::comment;
 use reconcile::{find_created_ticket, open_group_ticket, reconcile};
 
 use crate::config::reload::ConfigHandle;
 use crate::config::ProcessorConfig;
-use crate::handler::coalesce::Coalescer;
-use crate::handler::enrich::Enricher;
+use crate::handler::coalesce::{Batching, Coalescer};
 use crate::metrics::Metrics;
 use crate::plan::Plan;
-use crate::store::{GroupTicket, Lease, Store, StoreError};
+use crate::store::{Failure, GroupTicket, Store, StoreError};
 use chrono::Utc;
+use lapin::Acker;
 use shared::message::AlertMessage;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +70,9 @@ pub enum Settled {
     Park,
     /// An interrupted attempt turned out to have been applied.
     Reconciled,
+    /// Held in its group's batch: the batch's call settles it (acknowledges it, or gives it
+    /// back); the consumer does nothing more.
+    Held,
 }
 
 /// Why a message could not be settled now.
@@ -69,6 +84,10 @@ pub enum HandleError {
     /// Syncro refused or failed: retry or dead-letter, as its classification says.
     #[error(transparent)]
     Syncro(Arc<SyncroError>),
+    /// The batch that held this alert failed in Syncro (recorded before the message was
+    /// given back): retry or dead-letter, as recorded.
+    #[error("{}", .0.why)]
+    Failed(Arc<Failure>),
     /// The processor is stopping: leave the message to be redelivered.
     #[error("the processor is shutting down")]
     Stopping,
@@ -97,8 +116,8 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
 }
 
-/// An alert whose customer is known: what creating its ticket or noting it needs. It is
-/// also what waits, one per alert, while a storm's note gathers: keep it small.
+/// An alert whose customer is known. The first alert of a batch is its *head*: the group's
+/// ticket is made from it, and the batch's calls use its plan and configuration.
 pub(crate) struct Job {
     pub(crate) message: Arc<AlertMessage>,
     pub(crate) message_id: String,
@@ -110,33 +129,40 @@ pub(crate) struct Job {
     pub(crate) config: Arc<ProcessorConfig>,
     /// Redis lost its data recently ([`crate::store::CheckIn::recovering`]).
     pub(crate) recovering: bool,
-    /// Its ticket was found in Syncro during a recovery: it may hold this alert already, so
-    /// the note checks the ticket's comments first.
-    pub(crate) verify: bool,
+    /// The store's epoch at check-in ([`crate::store::CheckIn::epoch`]).
+    pub(crate) epoch: Option<String>,
+}
+
+impl Job {
+    /// 0 (critical) to 4 (info): the urgency of the group's calls.
+    pub(crate) fn urgency(&self) -> u8 {
+        self.message.alert.severity as u8
+    }
 }
 
 #[derive(Clone)]
 pub struct Handler {
     services: Arc<Services>,
-    /// Each ticket's next note: alerts gathered, posted by [`NotePoster`].
-    notes: Coalescer<NotePoster>,
-    /// Contracts and assets of new tickets (the asset cache lives here).
-    enrich: Arc<Enricher>,
+    /// Each group's batch of held alerts, carried to Syncro by the [`Carrier`].
+    groups: Coalescer<Carrier>,
+    /// The held alerts' texts, one copy per distinct alert.
+    texts: Arc<Texts>,
 }
 
 impl Handler {
     pub fn new(services: Services) -> Handler {
         let services = Arc::new(services);
         let worker = services.config.current().worker.clone();
-        let poster = NotePoster {
-            services: services.clone(),
-            references: Default::default(),
+        let batching = Batching {
+            window: worker.coalesce_window(),
+            max_entries: worker.coalesce_max_alerts,
+            max_hold: worker.max_hold(),
         };
-        let notes = Coalescer::start(worker.coalesce_window(), worker.coalesce_max_alerts, poster);
+        let groups = Coalescer::start(batching, Carrier::new(services.clone()));
         Handler {
             services,
-            notes,
-            enrich: Arc::new(Enricher::new()),
+            groups,
+            texts: Arc::default(),
         }
     }
 
@@ -144,77 +170,70 @@ impl Handler {
         &self.services
     }
 
-    /// Settles one alert; see the module documentation for the order of steps.
+    /// Settles one alert, or holds it in its group's batch; see the module documentation.
     ///
     /// Two copies of one message id handled at once (a replay interrupted between its
     /// publish and its acknowledgement, a sender's quick resend) would both pass the outcome
-    /// check; so each alert is handled under a lease on its message id, kept alive while it
-    /// is handled, and a second copy waits for the first to settle.
-    pub async fn handle(&self, message: Arc<AlertMessage>, message_id: &str) -> Result<Settled> {
-        let store = &self.services.store;
-        let lease = self.services.config.current().worker.lock_lease();
-        // Boxed: an alert waiting to be coalesced holds this future (see `decide`).
-        let Some(held) = Box::pin(self.claim(message_id, lease)).await? else {
-            self.services.metrics.duplicates_skipped.inc();
-            return Ok(Settled::Duplicate);
-        };
-        let result = store
-            .hold(
-                &held,
-                lease,
-                None,
-                Box::pin(self.handle_claimed(message, message_id)),
-            )
-            .await;
-        // A lease that cannot be released expires by itself.
-        let _ = Box::pin(store.unlock(held)).await;
-        result
-    }
-
-    /// The lease on handling `message_id`, or `None` once another copy has settled it.
-    async fn claim(&self, message_id: &str, lease: Duration) -> Result<Option<Lease>> {
-        let store = &self.services.store;
-        // Group keys start with a customer id, so this key never meets one.
-        let claim = format!("message:{message_id}");
-        loop {
-            if let Some(held) = store.lock(&claim, lease).await? {
-                return Ok(Some(held));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            if store.outcome(message_id).await?.is_some() {
-                return Ok(None);
-            }
-        }
-    }
-
-    /// Decides, then notes when a note is due. A ticket deleted in Syncro turns a note into
-    /// a 404; the group pointer is then cleared and the alert starts a new ticket, once.
-    async fn handle_claimed(
+    /// check; so each alert is handled under a claim on its message id, held until it is
+    /// settled (by its batch, when it is held), and a second copy waits for the first.
+    pub async fn handle(
         &self,
         message: Arc<AlertMessage>,
         message_id: &str,
+        acker: &Acker,
     ) -> Result<Settled> {
-        let mut vanished = false;
-        loop {
-            // Boxed and finished before the alert waits to be coalesced: in a storm thousands
-            // of alerts wait at once, and each must hold a small future, not one as large as
-            // the Redis and Syncro calls that decided where it goes.
-            let (ticket_id, job) = match Box::pin(self.decide(message.clone(), message_id)).await? {
-                Next::Settled(settled) => return Ok(settled),
-                Next::Note { ticket_id, job } => (ticket_id, job),
-            };
-            match self.note(ticket_id, job).await {
-                Err(HandleError::Syncro(e)) if e.is_not_found() && !vanished => {
-                    tracing::info!(
-                        ticket_id,
-                        "the group's ticket is gone from Syncro; starting a new one"
-                    );
-                    vanished = true;
-                }
-                other => return other,
+        let store = &self.services.store;
+        if !Box::pin(self.claim(message_id)).await? {
+            self.services.metrics.duplicates_skipped.inc();
+            return Ok(Settled::Duplicate);
+        }
+        let result = Box::pin(self.decide(message, message_id, acker)).await;
+        match result {
+            Ok(Next::Held) => Ok(Settled::Held),
+            other => {
+                // A claim that cannot be released expires by itself.
+                let _ = store.release_claims(&[message_id]).await;
+                other.map(|next| match next {
+                    Next::Settled(settled) => settled,
+                    Next::Held => Settled::Held,
+                })
             }
         }
     }
+
+    /// Claims `message_id`; `false` once another copy has settled it.
+    async fn claim(&self, message_id: &str) -> Result<bool> {
+        let store = &self.services.store;
+        let ttl = claim_ttl(&self.services.config.current());
+        let mut backoff =
+            shared::backoff::Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        loop {
+            if store.claim(message_id, ttl).await?.is_some() {
+                return Ok(true);
+            }
+            backoff.wait().await;
+            if store.outcome(message_id).await?.is_some() {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Alerts held in batches, not yet taken by a call.
+    pub async fn held(&self) -> usize {
+        self.groups.pending().await
+    }
+
+    /// Gives every alert waiting in a batch back to the queue (their claims released first),
+    /// so that on shutdown other workers take them up at once; calls under way finish.
+    pub async fn release_held(&self) {
+        self.groups.release_all().await;
+    }
+}
+
+/// How long a claim lives without its holder's death being noticed: as long as an alert can
+/// be held, and a margin.
+fn claim_ttl(config: &ProcessorConfig) -> Duration {
+    config.worker.max_hold() + Duration::from_secs(300)
 }
 
 /// A fresh group pointer to `ticket_id`, checked now.
@@ -234,43 +253,4 @@ fn new_group(ticket_id: i64, customer_id: i64, subject: &str) -> GroupTicket {
 /// horizon, and a group's ticket takes alerts for the grouping window.
 fn recovery_horizon(config: &ProcessorConfig) -> Duration {
     config.grouping.window().max(crate::store::DONE_TTL)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn the_future_of_a_waiting_alert_stays_small() {
-        let config = crate::config::tests::good();
-        let store =
-            Store::new(&secrecy::SecretString::from("redis://127.0.0.1:1"), "size").expect("store");
-        let client = syncro::SyncroClient::new(&syncro::ClientConfig::new(
-            "http://127.0.0.1:1",
-            secrecy::SecretString::from("t"),
-        ))
-        .expect("client");
-        let handler = Handler::new(Services {
-            config: Arc::new(ConfigHandle::new(config)),
-            store,
-            syncro: client,
-            metrics: Arc::new(Metrics::new()),
-        });
-        let message: AlertMessage = serde_json::from_value(serde_json::json!({
-            "source": "s", "received_at": "2026-05-01T10:00:00Z",
-            "alert": {"id": "a", "event_type": "e", "severity": "high", "organization": {"id": "o"},
-                      "title": "t", "occurred_at": "2026-05-01T10:00:00Z"}
-        }))
-        .expect("message");
-        let future = handler.handle(Arc::new(message), "id");
-        let size = std::mem::size_of_val(&future);
-        eprintln!("handle() future: {size} bytes");
-        assert!(size < 4096, "{size} bytes held per waiting alert");
-        let store = &handler.services().store;
-        let held = Lease::for_tests("k");
-        let renew = store.keep_alive(&held, Duration::from_secs(30), None);
-        let size = std::mem::size_of_val(&renew);
-        eprintln!("keep_alive() future: {size} bytes");
-        assert!(size < 512, "{size} bytes held per waiting alert's lease");
-    }
 }

@@ -1,110 +1,82 @@
-//! Notes: alerts for one ticket gathered by the [`super::coalesce::Coalescer`] are posted as
-//! one comment when the rate limiter admits it; every alert's outcome is then recorded.
+//! Notes: a group's batch posted as one comment on its ticket once the rate limiter admits
+//! it ([`plan::listing`]: one section per distinct alert, every alert's id and reference),
+//! then every alert's outcome recorded.
 //!
 //! On a ticket found in Syncro while the store recovers from a loss of Redis's data, the
 //! batch is first checked against the ticket's comments: an alert already there (its
-//! `relay-ref` line) is recorded and answered as a duplicate, never posted again. The
-//! ticket's references are read once per worker and kept for [`REFERENCES_KEPT`]; what is
-//! posted afterwards is recorded in Redis as usual.
+//! `relay-ref` line) is recorded and settled as done, never posted again. The ticket's
+//! references are read once per worker and kept for [`REFERENCES_KEPT`]; what is posted
+//! afterwards is recorded in Redis as usual.
 
-use super::coalesce::{Entry, Flush};
+use super::coalesce::Batch;
+use super::flush::Carrier;
+use super::held::{self, ids, Held};
 use super::reconcile::references_on;
 use super::*;
 use crate::config::ResolvedAlert;
-use crate::plan::{self, Plan};
+use crate::plan::{self, Listed, Plan};
 use crate::store::{Handled, Intent};
 use chrono::Utc;
-use shared::alert::AlertStatus;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Instant;
-use syncro::{Admission, NewComment, Route, TicketUpdate};
-
-pub(crate) type NoteResult = Result<Settled>;
+use syncro::{with_priority, Admission, Class, NewComment, Priority, Route, TicketUpdate};
 
 /// How long a recovered ticket's references, read from Syncro, are trusted.
 const REFERENCES_KEPT: Duration = Duration::from_secs(3600);
 
 /// The message ids a recovered ticket's comments carried when they were read, and when.
-type References = (Instant, Arc<HashMap<String, i64>>);
+pub(crate) type References = (Instant, Arc<HashMap<String, i64>>);
 
-/// Posts each ticket's gathered alerts as one note: the coalescer's [`Flush`].
-pub(crate) struct NotePoster {
-    pub(crate) services: Arc<Services>,
-    /// Recovered tickets' references, by ticket id.
-    pub(crate) references: Mutex<HashMap<i64, References>>,
-}
-
-impl Flush for NotePoster {
-    type Item = Job;
-    type Result = NoteResult;
-    type Admission = Admission;
-
-    /// A slot of the shared Syncro budget for the note's POST.
-    async fn admit(&self, _ticket_id: i64) -> Admission {
-        self.services.syncro.admit(Route::AddComment).await
-    }
-
-    /// Posts one note for the batch, records every alert's outcome, answers each handler.
-    async fn flush(
+impl Carrier {
+    /// Posts the batch as one note on `ticket_id` (`recovered`: found in Syncro during a
+    /// recovery), under the note class of the budget, fair across tickets. The alerts taken
+    /// are added to `taken`.
+    pub(crate) async fn note(
         &self,
         ticket_id: i64,
-        admission: Admission,
-        entries: Vec<Entry<Job, NoteResult>>,
-    ) {
-        let entries = match self.not_in_syncro_yet(ticket_id, entries).await {
-            Ok(entries) if entries.is_empty() => return,
-            Ok(entries) => entries,
-            Err((error, entries)) => {
-                for entry in entries {
-                    entry.respond(Err(error.clone()));
-                }
-                return;
+        recovered: bool,
+        batch: &Batch<Carrier>,
+        taken: &mut Vec<Held>,
+    ) -> Result<()> {
+        let job = &*batch.head;
+        let priority = Priority::new(Class::Note, job.urgency(), format!("ticket:{ticket_id}"));
+        with_priority(priority, async {
+            let s = &self.services;
+            let admission = s.syncro.admit(Route::AddComment).await;
+            taken.extend(batch.take().await);
+            if recovered && taken.iter().any(|e| e.recovering) {
+                self.settle_already_in_syncro(ticket_id, taken).await?;
             }
-        };
-        let result = post_note(&self.services, ticket_id, admission, &entries).await;
-        for entry in entries {
-            entry.respond(result.clone());
-        }
+            if taken.is_empty() {
+                return Ok(());
+            }
+            post_note(s, ticket_id, admission, job, taken).await
+        })
+        .await
     }
-}
 
-impl NotePoster {
-    /// The entries still to post: on a ticket found in Syncro during a recovery, the alerts
-    /// its comments already carry are recorded and answered as duplicates.
-    async fn not_in_syncro_yet(
-        &self,
-        ticket_id: i64,
-        entries: Vec<Entry<Job, NoteResult>>,
-    ) -> std::result::Result<Vec<Entry<Job, NoteResult>>, (HandleError, Vec<Entry<Job, NoteResult>>)>
-    {
-        if !entries.iter().any(|e| e.item.verify) {
-            return Ok(entries);
-        }
-        let references = match self.references(ticket_id).await {
-            Ok(references) => references,
-            Err(error) => return Err((error, entries)),
-        };
+    /// Settles, and removes from `taken`, the alerts a recovered ticket's comments already
+    /// carry: recorded and acknowledged, not posted again.
+    async fn settle_already_in_syncro(&self, ticket_id: i64, taken: &mut Vec<Held>) -> Result<()> {
+        let references = self.references(ticket_id).await?;
+        let (there, rest): (Vec<Held>, Vec<Held>) = std::mem::take(taken)
+            .into_iter()
+            .partition(|e| references.contains_key(&*e.message_id));
+        *taken = rest;
         let s = &self.services;
-        let mut rest = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let Some(&comment_id) = references.get(&entry.item.message_id) else {
-                rest.push(entry);
-                continue;
-            };
+        for entry in &there {
             let outcome = Handled::Noted {
                 ticket_id,
-                comment_id: Some(comment_id),
+                comment_id: references.get(&*entry.message_id).copied(),
             };
-            let recorded = s.store.finish(&entry.item.message_id, &outcome).await;
+            s.store.finish(&entry.message_id, &outcome).await?;
             s.metrics.already_in_syncro.inc();
-            tracing::info!(ticket_id, message_id = %entry.item.message_id, "the alert is already in the ticket's comments; not posted again");
-            entry.respond(match recorded {
-                Ok(()) => Ok(Settled::Duplicate),
-                Err(e) => Err(e.into()),
-            });
+            tracing::info!(ticket_id, message_id = %entry.message_id, "the alert is already in the ticket's comments; not posted again");
         }
-        Ok(rest)
+        if !there.is_empty() {
+            held::settle_done(s, there).await;
+        }
+        Ok(())
     }
 
     /// The ticket's references, read from Syncro at most once per [`REFERENCES_KEPT`].
@@ -121,16 +93,6 @@ impl NotePoster {
         let mut cache = self.references.lock().unwrap_or_else(|e| e.into_inner());
         cache.insert(ticket_id, (Instant::now(), refs.clone()));
         Ok(refs)
-    }
-}
-
-impl Handler {
-    /// Adds the alert to its ticket's next note and waits until that note is in Syncro.
-    pub(crate) async fn note(&self, ticket_id: i64, job: Job) -> Result<Settled> {
-        self.notes
-            .submit(ticket_id, job)
-            .await
-            .unwrap_or(Err(HandleError::Stopping))
     }
 }
 
@@ -152,11 +114,10 @@ async fn post_note(
     s: &Services,
     ticket_id: i64,
     admission: Admission,
-    entries: &[Entry<Job, NoteResult>],
-) -> NoteResult {
-    let ids: Vec<&str> = entries.iter().map(|e| e.item.message_id.as_str()).collect();
-    let messages: Vec<&AlertMessage> = entries.iter().map(|e| e.item.message.as_ref()).collect();
-    let first = &entries[0].item;
+    job: &Job,
+    taken: &[Held],
+) -> Result<()> {
+    let ids = ids(taken);
     s.store
         .write_intents(
             &ids,
@@ -166,22 +127,23 @@ async fn post_note(
             },
         )
         .await?;
-    let subject = if entries.len() == 1 {
-        first.plan.note.title.clone()
+    let subject = if taken.len() == 1 {
+        job.plan.note.title.clone()
     } else {
-        format!("{} (+{} more)", first.plan.note.title, entries.len() - 1)
+        format!("{} (+{} more)", job.plan.note.title, taken.len() - 1)
     };
-    let body = plan::note_body(&messages, &first.plan, None);
+    let listed: Vec<Listed> = taken.iter().map(Held::listed).collect();
+    let body = plan::listing(&listed);
     let posted = s
         .syncro
-        .add_comment_admitted(admission, ticket_id, &comment(&first.plan, subject, body))
+        .add_comment_admitted(admission, ticket_id, &comment(&job.plan, subject, body))
         .await;
     let posted = match posted {
         Ok(comment) => comment,
         Err(error) => {
             if error.is_not_found() {
                 // The ticket is gone: point the group nowhere so the retry creates a new one.
-                s.store.clear_group(&first.group_key).await?;
+                s.store.clear_group(&job.group_key).await?;
             }
             if !error.outcome_unknown() {
                 s.store.clear_intents(&ids).await?;
@@ -189,32 +151,24 @@ async fn post_note(
             return Err(error.into());
         }
     };
-    for id in &ids {
-        s.store
-            .finish(
-                id,
-                &Handled::Noted {
-                    ticket_id,
-                    comment_id: Some(posted.id),
-                },
-            )
-            .await?;
-    }
+    let outcome = Handled::Noted {
+        ticket_id,
+        comment_id: Some(posted.id),
+    };
+    s.store.finish_all(&ids, &outcome).await?;
     s.store
-        .touch_group(&first.group_key, first.config.grouping.window())
+        .touch_group(&job.group_key, job.config.grouping.window())
         .await?;
     s.metrics.notes_added.inc();
-    if entries.len() > 1 {
-        s.metrics.alerts_coalesced.inc_by(entries.len() as u64);
+    if taken.len() > 1 {
+        s.metrics.alerts_coalesced.inc_by(taken.len() as u64);
     }
-    tracing::info!(ticket_id, alerts = entries.len(), "note added");
-    let resolved = messages
-        .iter()
-        .any(|m| m.alert.status == AlertStatus::Resolved);
-    if resolved && first.config.grouping.resolved_alert == ResolvedAlert::NoteAndResolve {
-        resolve_ticket(s, ticket_id, first).await?;
+    tracing::info!(ticket_id, alerts = taken.len(), "note added");
+    let resolved = taken.iter().any(|e| e.resolved);
+    if resolved && job.config.grouping.resolved_alert == ResolvedAlert::NoteAndResolve {
+        resolve_ticket(s, ticket_id, job).await?;
     }
-    Ok(Settled::Noted)
+    Ok(())
 }
 
 /// Sets the ticket to the resolve status after a resolved alert's note. The alerts are

@@ -75,33 +75,111 @@ pub(crate) async fn reconcile(
     }
 }
 
+/// How long a customer's open tickets, read once, answer for its new groups.
+const SNAPSHOT_KEPT: Duration = Duration::from_secs(60);
+/// Pages (of up to 100 tickets) read for a snapshot; a customer with more open tickets than
+/// that is asked once per group instead.
+const SNAPSHOT_PAGES: u32 = 2;
+
+/// Each customer's open tickets, read once for many new groups: a storm of new subjects costs
+/// one list call per customer and worker, not one per group.
+///
+/// A snapshot is trusted for [`SNAPSHOT_KEPT`], and only under the store epoch it was read
+/// in: a ticket created after it by this fleet has its pointer in Redis (looked at first),
+/// unless Redis lost its data, which changes the epoch and so refreshes the snapshot.
+#[derive(Default)]
+pub(crate) struct OpenTickets {
+    customers: std::sync::Mutex<HashMap<i64, Arc<tokio::sync::Mutex<Option<Snapshot>>>>>,
+}
+
+struct Snapshot {
+    at: std::time::Instant,
+    epoch: Option<String>,
+    /// `None`: more open tickets than a snapshot holds.
+    tickets: Option<Arc<Vec<Ticket>>>,
+}
+
+impl OpenTickets {
+    /// The customer's open tickets, read now or recently; `None` when there are too many
+    /// to keep.
+    async fn of(&self, s: &Services, job: &Job) -> Result<Option<Arc<Vec<Ticket>>>> {
+        let slot = {
+            let mut customers = self.customers.lock().unwrap_or_else(|e| e.into_inner());
+            customers.retain(|_, slot| {
+                Arc::strong_count(slot) > 1
+                    || slot
+                        .try_lock()
+                        .is_ok_and(|s| s.as_ref().is_some_and(|s| s.at.elapsed() < SNAPSHOT_KEPT))
+            });
+            customers.entry(job.customer_id).or_default().clone()
+        };
+        // One read per customer at a time: the groups of a storm wait for the first.
+        let mut snapshot = slot.lock().await;
+        if let Some(kept) = snapshot.as_ref() {
+            if kept.at.elapsed() < SNAPSHOT_KEPT && kept.epoch.is_some() && kept.epoch == job.epoch
+            {
+                return Ok(kept.tickets.clone());
+            }
+        }
+        let filter = TicketFilter {
+            customer_id: Some(job.customer_id),
+            status: Some(NOT_CLOSED.to_string()),
+            per_page: Some(100),
+            ..TicketFilter::default()
+        };
+        let mut tickets = Vec::new();
+        let mut complete = false;
+        for page in 1..=SNAPSHOT_PAGES {
+            let listed = s.syncro.list_tickets(&filter, page).await?;
+            tickets.extend(listed.items.iter().cloned());
+            if !listed.has_next() {
+                complete = true;
+                break;
+            }
+        }
+        let tickets = complete.then(|| Arc::new(tickets));
+        *snapshot = Some(Snapshot {
+            at: std::time::Instant::now(),
+            epoch: job.epoch.clone(),
+            tickets: tickets.clone(),
+        });
+        Ok(tickets)
+    }
+}
+
 /// The customer's open ticket of the group, for a group Redis has no pointer for: not
 /// closed, the same normalised subject, active within the grouping `window`; the newest when
-/// several. One Syncro call (`query` narrows the list to the subject).
+/// several. From the customer's snapshot ([`OpenTickets`]), or, for a customer with too many
+/// open tickets, one call (`query` narrows the list to the subject).
 ///
 /// A ticket a technician renamed no longer matches and a new one is made; a ticket merged
 /// into another is closed in Syncro, so the group goes on in the ticket it was merged into
 /// only when that one has the same subject; a closed ticket is never taken up again here.
 pub(crate) async fn open_group_ticket(
     s: &Services,
-    customer_id: i64,
-    subject: &str,
+    open: &OpenTickets,
+    job: &Job,
     window: Duration,
 ) -> Result<Option<Ticket>> {
-    let filter = TicketFilter {
-        customer_id: Some(customer_id),
-        status: Some(NOT_CLOSED.to_string()),
-        query: Some(subject.to_string()),
-        ..TicketFilter::default()
+    let (customer_id, subject) = (job.customer_id, job.plan.subject.as_str());
+    let candidates = match open.of(s, job).await? {
+        Some(tickets) => tickets,
+        None => {
+            let filter = TicketFilter {
+                customer_id: Some(customer_id),
+                status: Some(NOT_CLOSED.to_string()),
+                query: Some(subject.to_string()),
+                ..TicketFilter::default()
+            };
+            Arc::new(s.syncro.list_tickets(&filter, 1).await?.items)
+        }
     };
-    let page = s.syncro.list_tickets(&filter, 1).await?;
     let wanted = plan::group_key(customer_id, subject);
     let since = chrono::Duration::from_std(window)
         .ok()
         .and_then(|w| Utc::now().checked_sub_signed(w));
-    Ok(page
-        .items
-        .into_iter()
+    Ok(candidates
+        .iter()
         .filter(|t| !t.is_closed())
         .filter(|t| in_group(t, customer_id, &wanted))
         .filter(|t| {
@@ -111,7 +189,8 @@ pub(crate) async fn open_group_ticket(
                 _ => true,
             }
         })
-        .max_by_key(|t| t.id))
+        .max_by_key(|t| t.id)
+        .cloned())
 }
 
 /// The message ids a ticket's comments carry (newest comments first, at most

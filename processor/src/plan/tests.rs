@@ -215,17 +215,18 @@ fn comment_bodies_list_every_field_and_end_with_the_reference() {
         "Alert: Impossible travel for j.doe@contoso.com\n\
          Severity: critical\n\
          Event type: m365.impossible_travel\n\
-         Occurred at: 2026-05-01T10:00:00Z\n\
          Organization: Contoso Ltd (id org-42, domain contoso.com)\n\
          User: j.doe@contoso.com\n\
          IP: 203.0.113.9\n\
          Device: WS-07 (serial 5CG1234XYZ, MAC F8-75-A4-19-C6-22)\n\
          Respond rule: Block sign-in on impossible travel (rr-7)\n\
          IOC rule: Known bad ASN (ioc-3)\n\
-         Source: demo (alert id evt-20260501-0001)\n\
+         Source: demo\n\
          Description:\n\
          Logins from Oslo and Lima 12 minutes apart\n\
          Details:\n  country_from: NO\n  country_to: PE\n\
+         Alert id: evt-20260501-0001\n\
+         Occurred at: 2026-05-01T10:00:00Z\n\
          relay-ref: {}\n",
         m.message_id()
     );
@@ -243,10 +244,12 @@ fn a_coalesced_note_lists_each_alert_with_its_own_reference() {
     let plan = plan(&good(), &first);
     let body = note_body(&[&first, &second], &plan, Some(&second.alert.organization));
     assert!(
-        body.starts_with("2 alerts\n--- Alert 1 of 2 ---\n"),
+        body.starts_with("2 alerts (2 distinct), occurred from "),
         "{body}"
     );
-    assert!(body.contains("--- Alert 2 of 2 ---"));
+    assert!(body.contains("\n=== 1 of 2: 1 alert, occurred at 2026-05-01T10:00:00Z ===\n"));
+    assert!(body.contains("\n=== 2 of 2: 1 alert, occurred at "));
+    assert!(body.contains("Alert id: evt-2\n"));
     assert!(body.contains("Status: resolved"));
     assert!(body.contains("Unmapped organization: org-99 (id org-99) has no mapping"));
     let refs = references_in(&body);
@@ -281,4 +284,61 @@ fn a_sender_cannot_forge_a_reference_line() {
     assert_eq!(references_in(&body), [m.message_id().as_str()]);
     assert!(body.contains("> relay-ref: ar1-forged"));
     assert_eq!(references_in("relay-ref: ar1-x\r\nother"), ["ar1-x"]);
+}
+
+#[test]
+fn a_storm_note_lists_each_distinct_alert_once_and_every_id() {
+    let first = sample();
+    let plan = plan(&good(), &first);
+    let mut repeats = Vec::new();
+    for i in 0..300 {
+        let mut m = sample();
+        m.alert.id = format!("evt-repeat-{i:03}");
+        m.alert.occurred_at += chrono::Duration::seconds(i);
+        repeats.push(m);
+    }
+    let mut other = bare();
+    other.alert.id = "evt-other".into();
+    repeats.push(other);
+    let refs: Vec<&AlertMessage> = repeats.iter().collect();
+    let body = note_body(&refs, &plan, None);
+    assert!(
+        body.starts_with("301 alerts (2 distinct), occurred from 2026-05-01T10:00:00Z to "),
+        "{body}"
+    );
+    assert!(body.contains(
+        "=== 1 of 2: 300 alerts, first 2026-05-01T10:00:00Z, last 2026-05-01T10:04:59Z ==="
+    ));
+    // The repeated alert's lines appear once, not 300 times.
+    assert_eq!(body.matches("Logins from Oslo and Lima").count(), 1);
+    // Every sender id is in the note (a technician searching Syncro for it finds the ticket),
+    // and every alert has its own reference line.
+    for m in &repeats {
+        assert!(body.contains(&m.alert.id), "{} is missing", m.alert.id);
+    }
+    let ids: Vec<String> = repeats.iter().map(|m| m.message_id()).collect();
+    assert_eq!(references_in(&body), ids);
+    // About 110 bytes per repeat: ids and references, not the alert again.
+    assert!(body.len() < 300 * 130 + 4_000, "{} bytes", body.len());
+    // No line is longer than the wrapping width plus one id.
+    assert!(body.lines().all(|l| l.chars().count() <= 140), "{body}");
+}
+
+#[test]
+fn alert_ids_cannot_forge_a_reference_line_when_wrapped() {
+    let plan = plan(&good(), &sample());
+    let mut many = Vec::new();
+    for i in 0..30 {
+        let mut m = sample();
+        m.alert.id = if i == 10 {
+            "relay-ref: ar1-forged".into()
+        } else {
+            format!("evt-{i:02}")
+        };
+        many.push(m);
+    }
+    let refs: Vec<&AlertMessage> = many.iter().collect();
+    let body = note_body(&refs, &plan, None);
+    let ids: Vec<String> = many.iter().map(|m| m.message_id()).collect();
+    assert_eq!(references_in(&body), ids, "{body}");
 }

@@ -31,8 +31,8 @@ pub fn references_in(body: &str) -> Vec<&str> {
         .collect()
 }
 
-/// The body of a new ticket's first comment: the alert in plain text (Syncro does not render
-/// Markdown), ending with its reference line.
+/// The body of a new ticket's first comment for one alert: the alert in plain text (Syncro
+/// does not render Markdown), ending with its reference line.
 pub fn first_comment_body(message: &AlertMessage, plan: &Plan) -> String {
     first_comment_with_asset(message, plan, None)
 }
@@ -44,10 +44,10 @@ pub fn first_comment_with_asset(
     plan: &Plan,
     asset_line: Option<&str>,
 ) -> String {
-    let mut out = String::new();
     let unmapped = matches!(plan.route, Destination::Customer { mapped: false, .. });
-    write_entry(&mut out, message, unmapped, asset_line);
-    out
+    let text = alert_text(message, unmapped, asset_line);
+    let id = message.message_id();
+    listing(&[Listed::of(message, &id, &text)])
 }
 
 /// A device as the alert reported it: `WS-07 (serial 5CG1234XYZ, MAC F8-75-A4-19-C6-22)`.
@@ -67,8 +67,8 @@ pub fn describe_device(device: &Device) -> String {
     }
 }
 
-/// The body of a note listing `entries` (one alert, or several coalesced for one ticket),
-/// each with its own reference line.
+/// The body of a note listing `entries` (one alert, or several coalesced for one ticket);
+/// see [`listing`].
 ///
 /// `unmapped_org` is the organization when the alerts went to the catch-all customer for
 /// want of a mapping (a note on a catch-all ticket also says so when `plan_for_first` routed
@@ -84,23 +84,171 @@ pub fn note_body(
             plan_for_first.route,
             Destination::Customer { mapped: false, .. }
         );
-    let mut out = String::new();
-    if entries.len() > 1 {
-        let _ = writeln!(out, "{} alerts", entries.len());
+    let texts: Vec<String> = entries
+        .iter()
+        .map(|m| alert_text(m, unmapped, None))
+        .collect();
+    let ids: Vec<String> = entries.iter().map(|m| m.message_id()).collect();
+    let listed: Vec<Listed> = entries
+        .iter()
+        .zip(texts.iter().zip(&ids))
+        .map(|(m, (text, id))| Listed::of(m, id, text))
+        .collect();
+    listing(&listed)
+}
+
+/// One alert of a comment, as a batch keeps it: its identity, and the text repeats share.
+#[derive(Debug, Clone, Copy)]
+pub struct Listed<'a> {
+    /// The sender's id of the alert: every one is in the comment, so a technician searching
+    /// Syncro for it finds its ticket.
+    pub alert_id: &'a str,
+    pub message_id: &'a str,
+    pub occurred_at: chrono::DateTime<chrono::Utc>,
+    /// [`alert_text`]: the same for repeats of one alert.
+    pub text: &'a str,
+}
+
+impl<'a> Listed<'a> {
+    pub fn of(message: &'a AlertMessage, message_id: &'a str, text: &'a str) -> Listed<'a> {
+        Listed {
+            alert_id: &message.alert.id,
+            message_id,
+            occurred_at: message.alert.occurred_at,
+            text,
+        }
     }
-    for (i, message) in entries.iter().enumerate() {
-        if entries.len() > 1 {
-            if i > 0 {
+}
+
+/// Kinds of alert shown in full in one comment; further kinds show their first lines.
+pub const FULL_KINDS: usize = 20;
+/// Lines of a kind shown beyond [`FULL_KINDS`].
+const SHORT_LINES: usize = 2;
+/// Width at which the list of alert ids wraps.
+const IDS_WIDTH: usize = 100;
+
+/// A comment listing alerts so it reads well at any size: one alert in full; several as one
+/// section per *kind* (alerts whose [`alert_text`] is the same: repeats of one alert), each
+/// in full with how many times it was seen, first and last, and the ids of its alerts. Every
+/// alert's reference line ends the comment.
+///
+/// Size: a kind is shown in full at most [`FULL_KINDS`] times (each detail value is capped
+/// at [`DETAIL_MAX_CHARS`]); beyond that each alert adds its id and its reference line,
+/// about 110 bytes. The number of alerts per comment is bounded by the caller
+/// (`processor.coalesce_max_alerts`).
+pub fn listing(alerts: &[Listed]) -> String {
+    let mut out = String::new();
+    if let [only] = alerts {
+        out.push_str(only.text);
+        let _ = writeln!(out, "Alert id: {}", collapse_whitespace(only.alert_id));
+        let _ = writeln!(out, "Occurred at: {}", rfc3339(only.occurred_at));
+        out.push_str(&reference_line(only.message_id));
+        out.push('\n');
+        return out;
+    }
+    let kinds = kinds_of(alerts);
+    let (first, last) = span(alerts.iter());
+    let _ = writeln!(
+        out,
+        "{} alerts ({} distinct), occurred from {} to {}",
+        alerts.len(),
+        kinds.len(),
+        rfc3339(first),
+        rfc3339(last)
+    );
+    for (i, kind) in kinds.iter().enumerate() {
+        let (first, last) = span(kind.iter().map(|&n| &alerts[n]));
+        out.push('\n');
+        let seen = if kind.len() == 1 {
+            format!("1 alert, occurred at {}", rfc3339(first))
+        } else {
+            format!(
+                "{} alerts, first {}, last {}",
+                kind.len(),
+                rfc3339(first),
+                rfc3339(last)
+            )
+        };
+        let _ = writeln!(out, "=== {} of {}: {seen} ===", i + 1, kinds.len());
+        let text = alerts[kind[0]].text;
+        if i < FULL_KINDS {
+            out.push_str(text);
+        } else {
+            for line in text.lines().take(SHORT_LINES) {
+                out.push_str(line);
                 out.push('\n');
             }
-            let _ = writeln!(out, "--- Alert {} of {} ---", i + 1, entries.len());
         }
-        write_entry(&mut out, message, unmapped, None);
+        write_ids(&mut out, kind.iter().map(|&n| alerts[n].alert_id));
+    }
+    out.push('\n');
+    for alert in alerts {
+        out.push_str(&reference_line(alert.message_id));
+        out.push('\n');
     }
     out
 }
 
-/// One alert as plain-text lines, ending with its reference line.
+/// The alerts grouped by their text, in order of first appearance: indexes into `alerts`.
+fn kinds_of(alerts: &[Listed]) -> Vec<Vec<usize>> {
+    let mut index: std::collections::HashMap<&str, usize> = Default::default();
+    let mut kinds: Vec<Vec<usize>> = Vec::new();
+    for (n, alert) in alerts.iter().enumerate() {
+        let k = *index.entry(alert.text).or_insert_with(|| {
+            kinds.push(Vec::new());
+            kinds.len() - 1
+        });
+        kinds[k].push(n);
+    }
+    kinds
+}
+
+fn span<'a>(
+    alerts: impl Iterator<Item = &'a Listed<'a>>,
+) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+    let times: Vec<_> = alerts.map(|a| a.occurred_at).collect();
+    let first = times.iter().min().copied().unwrap_or_default();
+    let last = times.iter().max().copied().unwrap_or_default();
+    (first, last)
+}
+
+fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// `Alert ids (n): a, b, c` wrapped at [`IDS_WIDTH`]; continuation lines are indented, so no
+/// id can start a line (and forge a reference line).
+fn write_ids<'a>(out: &mut String, ids: impl ExactSizeIterator<Item = &'a str>) {
+    let count = ids.len();
+    let mut line = if count == 1 {
+        "Alert id: ".to_string()
+    } else {
+        format!("Alert ids ({count}): ")
+    };
+    for (i, id) in ids.enumerate() {
+        let id = collapse_whitespace(id);
+        let piece = if i + 1 < count { format!("{id}, ") } else { id };
+        if line.len() + piece.len() > IDS_WIDTH && !line.trim().is_empty() && line.len() > 2 {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = "  ".to_string();
+        }
+        line.push_str(&piece);
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+}
+
+/// The lines of one alert that its repeats share: everything but its id, its time and its
+/// reference line (which [`listing`] adds). Plain text; a sender's text cannot forge a
+/// reference line.
+pub fn alert_text(message: &AlertMessage, unmapped: bool, asset_line: Option<&str>) -> String {
+    let mut out = String::new();
+    write_entry(&mut out, message, unmapped, asset_line);
+    out
+}
+
+/// One alert as plain-text lines (see [`alert_text`]).
 pub(crate) fn write_entry(
     out: &mut String,
     message: &AlertMessage,
@@ -117,7 +265,6 @@ pub(crate) fn write_entry(
     line("Alert", &a.title);
     line("Severity", a.severity.as_str());
     line("Event type", &a.event_type);
-    line("Occurred at", &a.occurred_at_rfc3339());
     if a.status == AlertStatus::Resolved {
         line("Status", "resolved (the condition is over)");
     }
@@ -149,7 +296,7 @@ pub(crate) fn write_entry(
     if let Some(rule) = &a.ioc_rule {
         line("IOC rule", &describe_rule(rule.name.as_deref(), &rule.id));
     }
-    line("Source", &format!("{} (alert id {})", message.source, a.id));
+    line("Source", &message.source);
     if let Some(description) = a.description.as_deref().filter(|d| !d.trim().is_empty()) {
         out.push_str("Description:\n");
         for text in description.trim().lines() {
@@ -168,8 +315,6 @@ pub(crate) fn write_entry(
             let _ = writeln!(out, "  {}: {value}", collapse_whitespace(key));
         }
     }
-    out.push_str(&reference_line(&message.message_id()));
-    out.push('\n');
 }
 
 /// A sender's free text must not forge a reference line (which would make reconciliation

@@ -48,17 +48,6 @@ pub struct Lease {
     pub(crate) token: String,
 }
 
-#[cfg(test)]
-impl Lease {
-    /// A lease nobody holds, to measure the futures that carry one.
-    pub(crate) fn for_tests(key: &str) -> Lease {
-        Lease {
-            key: key.to_string(),
-            token: String::new(),
-        }
-    }
-}
-
 impl Holders {
     fn token(&self) -> String {
         format!("{}:{:024x}", self.instance, rand::rng().random::<u128>())
@@ -116,8 +105,19 @@ impl Store {
     /// Takes the lease `key` for `lease`: when nobody holds it, or when its holder is known
     /// to be dead (see the module documentation).
     pub(crate) async fn take_lease(&self, key: String, lease: Duration) -> Result<Option<Lease>> {
+        let token = self.holders().token();
+        self.take_lease_as(key, token, lease).await
+    }
+
+    /// [`Store::take_lease`] with a token of the caller's (which must start with this
+    /// process's instance id, as [`Holders::token`]'s do).
+    pub(crate) async fn take_lease_as(
+        &self,
+        key: String,
+        token: String,
+        lease: Duration,
+    ) -> Result<Option<Lease>> {
         let holders = self.holders();
-        let token = holders.token();
         let mut conn = self.conn().await?;
         let held: Option<String> = redis::Script::new(TAKE)
             .key(&key)

@@ -8,14 +8,16 @@
 //! | `intent:{message id}` | the Syncro POST about to be made | after a crash, reconcile by reading Syncro instead of posting twice |
 //! | `group:{hash}` | the ticket a (customer, subject) group points at | grouping; expires after the window |
 //! | `lock:{hash}` | a lease on creating the group's ticket | never two tickets for one group |
-//! | `lock:{hash of "message:" + message id}` | a lease on handling one alert | two copies of one alert at once are handled one after the other |
+//! | `lock:{hash of "message:" + message id}` | the claim on one alert, held until it is settled (`claims`) | two copies of one alert at once are handled one after the other |
+//! | `failed:{message id}` | why a held alert's batch failed in Syncro | its next copy goes to a retry tier or the dead-letter queue (`claims`) |
 //! | `creating:{hash}` | the alert creating the group's ticket | a creator that died after Syncro created the ticket is found out |
 //! | `unmapped:{org id}`, `unmapped` | organizations seen without a mapping, and how many of their alerts are parked | so ops can map them later |
 //! | `lease:{name}` | a fleet-wide lease on a task (`release-parked`) | one worker at a time |
 //! | `presence:{instance}` | the Redis run and client id of a process's own connection | a dead process's leases are taken over at once ([`crate::store::lease`]) |
 //! | `epoch`, `recovering-until` | a marker Redis loses with its data, and until when the store recovers from such a loss | a loss is noticed at the next alert (`recovery`) |
 //!
-//! Files: `connection` (the pool, the key prefix, this process's identity), this file
+//! Files: `connection` (the pool, the key prefix, this process's identity), `claims` (held
+//! alerts' claims and failure records), this file
 //! (records, intents, group pointers, unmapped organizations), [`lease`] (leases, presence,
 //! the one keep-alive), [`ratelimit`] (the fleet's Syncro budget and the client's gate),
 //! `recovery` (noticing that Redis lost its data).
@@ -29,11 +31,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
+mod claims;
 mod connection;
 pub mod lease;
 pub mod ratelimit;
 mod recovery;
 
+pub use claims::Failure;
 pub use connection::{Result, Store, StoreError};
 pub use lease::Lease;
 pub use ratelimit::RateLimiter;
@@ -135,6 +139,20 @@ impl Store {
         Ok(())
     }
 
+    /// [`Store::finish`] for every alert of one Syncro call, in one round trip.
+    pub async fn finish_all(&self, message_ids: &[&str], outcome: &Handled) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let value = serde_json::to_string(outcome)?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for id in message_ids {
+            pipe.set_ex(self.key(&["done", id]), &value, DONE_TTL.as_secs())
+                .del(self.key(&["intent", id]));
+        }
+        pipe.query_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+
     pub async fn intent(&self, message_id: &str) -> Result<Option<Intent>> {
         let mut conn = self.conn().await?;
         let raw: Option<String> = conn.get(self.key(&["intent", message_id])).await?;
@@ -193,7 +211,7 @@ impl Store {
         Ok(())
     }
 
-    fn group_hash(group_key: &str) -> String {
+    pub(crate) fn group_hash(group_key: &str) -> String {
         hex::encode(&Sha256::digest(group_key.as_bytes())[..16])
     }
 

@@ -1,4 +1,5 @@
-//! One Syncro request budget for every worker of a deployment, kept in Redis.
+//! One Syncro request budget for every worker of a deployment, kept in Redis, spent by
+//! priority.
 //!
 //! Syncro allows 180 requests a minute per IP address, whatever the number of workers behind
 //! it. The limiter is GCRA (the generic cell rate algorithm) in one atomic Lua script: each
@@ -7,45 +8,92 @@
 //! interval is taken from 97 % of the configured budget, a margin for the jitter between the
 //! moment a request is admitted and the moment Syncro counts it.
 //!
+//! **Who goes next** is decided fleet-wide, in the same script: every waiting request is a
+//! member of one sorted set, ordered by its [`syncro::Priority`]: class (new tickets, status
+//! reads, notes, background), then urgency (critical first), then a *fair-queuing tag*, then
+//! arrival. The tag is start-time fair queuing over flows (a customer for creations, a ticket
+//! for notes): a flow's next request is tagged one past the later of the flow's last tag and
+//! the tag last admitted, so a customer whose storm queued 100 creations holds tags
+//! `v+1 ... v+100`, and another customer's first creation, tagged `v+1`, goes before all but
+//! one of them. Only the set's head is admitted; the others are told how long to wait (their
+//! rank times the interval, at most [`POLL`]) and ask again, refreshing their place. A waiter
+//! that stops asking (its worker died) drops out after [`WAITER_TTL`].
+//!
 //! A 429 from Syncro pauses every worker: the client's gate ([`limited_client`]) calls
 //! [`RateLimiter::pause`], which writes a deadline that the same script honours before
 //! admitting anything.
 
 use super::connection::{Result, Store};
-use crate::metrics::Metrics;
+use crate::metrics::{BudgetLabels, Metrics};
 use anyhow::Context;
+use rand::Rng;
 use shared::backoff::Backoff;
 use shared::config::Settings;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use syncro::{ClientConfig, RequestGate, Route, SyncroClient};
+use syncro::{ClientConfig, Priority, RequestGate, Route, SyncroClient};
 
 /// Share of the configured budget actually used.
 const BUDGET_SHARE: f64 = 0.97;
+/// Longest a waiting request sleeps before asking again (and so refreshing its place).
+const POLL: Duration = Duration::from_millis(1000);
+/// How long a waiting request keeps its place without asking again.
+const WAITER_TTL: Duration = Duration::from_millis(3000);
+/// How long the limiter's keys outlive the last request (an idle deployment leaves none).
+const IDLE_TTL_MS: u64 = 3_600_000;
 
 const ADMIT: &str = r#"
--- KEYS[1]: theoretical arrival time (ms), KEYS[2]: pause deadline (ms)
--- ARGV[1]: emission interval (ms)
--- Returns 0 when admitted, else the milliseconds to wait before asking again.
+-- KEYS[1]: theoretical arrival time (ms), KEYS[2]: pause deadline (ms),
+-- KEYS[3]: waiting requests (sorted set, every score 0: ordered by member),
+-- KEYS[4]: their deadlines (sorted set, score = ms), KEYS[5]: each flow's last tag (hash),
+-- KEYS[6]: the tag last admitted and the arrival counter (hash)
+-- ARGV[1]: emission interval (ms), ARGV[2]: class digit, ARGV[3]: urgency digit,
+-- ARGV[4]: flow, ARGV[5]: waiter id, ARGV[6]: the member from the last answer ('' at first),
+-- ARGV[7]: how long a silent waiter keeps its place (ms), ARGV[8]: idle expiry (ms)
+-- Returns {0, member} when admitted, else {milliseconds to wait, member}.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local pause = tonumber(redis.call('GET', KEYS[2]) or '0')
-if pause > now then
-  return math.ceil(pause - now)
+local expired = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
+for _, m in ipairs(expired) do redis.call('ZREM', KEYS[3], m) end
+if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now) end
+local member = ARGV[6]
+if member == '' or not redis.call('ZSCORE', KEYS[4], member) then
+  local vt = tonumber(redis.call('HGET', KEYS[6], 'vt') or '0')
+  local last = tonumber(redis.call('HGET', KEYS[5], ARGV[4]) or '0')
+  local tag = math.max(vt, last) + 1
+  redis.call('HSET', KEYS[5], ARGV[4], tag)
+  local seq = redis.call('HINCRBY', KEYS[6], 'seq', 1)
+  member = string.format('%s%s%015d%015d|%s|%s', ARGV[2], ARGV[3], tag, seq, ARGV[5], ARGV[4])
+  redis.call('ZADD', KEYS[3], 0, member)
 end
+redis.call('ZADD', KEYS[4], now + tonumber(ARGV[7]), member)
+for i = 3, 6 do redis.call('PEXPIRE', KEYS[i], ARGV[8]) end
 local interval = tonumber(ARGV[1])
+local pause = tonumber(redis.call('GET', KEYS[2]) or '0')
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then
-  tat = now
+if tat < now then tat = now end
+if pause > tat then tat = pause end
+local head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+if head ~= member then
+  local rank = redis.call('ZRANK', KEYS[3], member) or 1
+  return {math.max(1, math.ceil(tat - now + rank * interval)), member}
 end
 if tat > now then
-  return math.ceil(tat - now)
+  return {math.ceil(tat - now), member}
+end
+redis.call('ZREM', KEYS[3], member)
+redis.call('ZREM', KEYS[4], member)
+local tag = tonumber(string.sub(member, 3, 17))
+local vt = tonumber(redis.call('HGET', KEYS[6], 'vt') or '0')
+if tag > vt then redis.call('HSET', KEYS[6], 'vt', tag) end
+if tonumber(redis.call('HGET', KEYS[5], ARGV[4]) or '0') <= tag then
+  redis.call('HDEL', KEYS[5], ARGV[4])
 end
 local next_tat = tat + interval
 redis.call('SET', KEYS[1], string.format('%.3f', next_tat), 'PX', math.ceil(next_tat - now) + 1000)
-return 0
+return {0, member}
 "#;
 
 const PAUSE: &str = r#"
@@ -91,38 +139,52 @@ impl RateLimiter {
         limiter
     }
 
-    fn keys(&self) -> (String, String) {
-        // One hash tag so both keys live in the same Redis Cluster slot (the script uses both).
+    /// The limiter's keys: `tat`, `pause`, `waiting`, `deadlines`, `tags`, `state`. One hash
+    /// tag so all live in the same Redis Cluster slot (the script uses them together).
+    fn keys(&self) -> [String; 6] {
         let name = self.budget.as_deref().unwrap_or(self.store.prefix());
         let tag = format!("{{{name}:ratelimit}}");
-        (format!("{tag}:tat"), format!("{tag}:pause"))
+        ["tat", "pause", "waiting", "deadlines", "tags", "state"].map(|k| format!("{tag}:{k}"))
     }
 
-    /// Waits until the deployment's budget admits one more request; returns how long it
-    /// waited.
-    pub async fn acquire(&self) -> Result<Duration> {
+    /// Waits until the deployment's budget admits one more request of `priority`, after
+    /// every request of a higher priority (see the module documentation); returns how long
+    /// it waited.
+    pub async fn acquire(&self, priority: &Priority) -> Result<Duration> {
         let started = Instant::now();
-        let (tat, pause) = self.keys();
+        let keys = self.keys();
+        let waiter = format!("{:016x}", rand::rng().random::<u64>());
+        let mut member = String::new();
         loop {
-            let wait_ms: i64 = {
+            let (wait_ms, place): (i64, String) = {
                 let mut conn = self.store.conn().await?;
-                self.admit
-                    .key(&tat)
-                    .key(&pause)
-                    .arg(self.interval_ms)
+                let mut call = self.admit.prepare_invoke();
+                for key in &keys {
+                    call.key(key);
+                }
+                call.arg(self.interval_ms)
+                    .arg(priority.class as u8)
+                    .arg(priority.urgency.min(9))
+                    .arg(&priority.flow)
+                    .arg(&waiter)
+                    .arg(&member)
+                    .arg(WAITER_TTL.as_millis() as u64)
+                    .arg(IDLE_TTL_MS)
                     .invoke_async(&mut conn)
                     .await?
             };
             if wait_ms <= 0 {
                 return Ok(started.elapsed());
             }
-            tokio::time::sleep(Duration::from_millis(wait_ms as u64)).await;
+            member = place;
+            let wait = Duration::from_millis(wait_ms as u64).min(POLL);
+            tokio::time::sleep(wait).await;
         }
     }
 
     /// Stops every worker from sending for `length` (Syncro said 429).
     pub async fn pause(&self, length: Duration) -> Result<()> {
-        let (_, pause) = self.keys();
+        let [_, pause, ..] = self.keys();
         let mut conn = self.store.conn().await?;
         let _: i64 = self
             .pause
@@ -144,14 +206,26 @@ struct LimiterGate {
 
 impl RequestGate for LimiterGate {
     fn admit(&self, _route: Route) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        let priority = syncro::priority::current();
         Box::pin(async move {
+            let labels = BudgetLabels::of(&priority);
+            let waiting = self.metrics.budget_waiting.get_or_create(&labels).clone();
+            waiting.inc();
+            let _waiting = scopeguard(move || {
+                waiting.dec();
+            });
             let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
             loop {
-                match self.limiter.acquire().await {
+                match self.limiter.acquire(&priority).await {
                     Ok(waited) => {
                         self.metrics
                             .rate_limit_wait_seconds
                             .inc_by(waited.as_secs_f64());
+                        self.metrics.budget_admitted.get_or_create(&labels).inc();
+                        self.metrics
+                            .budget_wait_seconds
+                            .get_or_create(&labels)
+                            .observe(waited.as_secs_f64());
                         return;
                     }
                     Err(e) => {
@@ -193,4 +267,18 @@ pub fn limited_client(
         client = client.with_gate(Arc::new(LimiterGate { limiter, metrics }));
     }
     Ok(client)
+}
+
+/// Runs `f` when dropped: the waiting gauge comes down however the wait ends (admitted, or
+/// the waiting request abandoned).
+fn scopeguard(f: impl FnOnce() + Send) -> impl Drop + Send {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
 }

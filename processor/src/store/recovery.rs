@@ -27,6 +27,10 @@ pub struct CheckIn {
     pub outcome: Option<Handled>,
     /// Redis lost its data within the recovery horizon: Syncro may hold what Redis forgot.
     pub recovering: bool,
+    /// The `epoch` marker as read (`None` when this check-in found it missing): a loss of
+    /// Redis's data changes it, so what was learnt of Syncro under one epoch (the open
+    /// tickets of a customer, `handler::reconcile`) is not trusted under the next.
+    pub epoch: Option<String>,
 }
 
 impl Store {
@@ -43,7 +47,7 @@ impl Store {
                 .query_async(&mut conn)
                 .await?;
         let outcome = done.map(|r| serde_json::from_str(&r)).transpose()?;
-        let recovering = match epoch {
+        let recovering = match &epoch {
             Some(_) => until.is_some_and(|until| until > Utc::now().timestamp_millis()),
             None => {
                 self.declare_loss(&mut conn, horizon).await?;
@@ -53,6 +57,7 @@ impl Store {
         Ok(CheckIn {
             outcome,
             recovering,
+            epoch,
         })
     }
 

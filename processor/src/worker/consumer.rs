@@ -1,20 +1,27 @@
 //! The worker loop: take messages from the work queue, let the [`Handler`] settle each, and
 //! acknowledge, retry or dead-letter it.
 //!
-//! - Up to `prefetch` messages are handled at once (`basic.qos`).
+//! - Up to `prefetch` messages are unacknowledged at once (`basic.qos`). Each delivery's task
+//!   ends once the handler settled the alert or *held* it in its group's batch; a held alert
+//!   is acknowledged by the batch's call once its effect is in Syncro (`handler::held`), so
+//!   the queue drains as fast as alerts arrive while Syncro's budget sets the pace of calls.
 //! - A message is acknowledged only once its effect is in Syncro (or it is a duplicate, or
 //!   ignored). A retry or dead-letter copy is published with a confirm before the original
 //!   is acknowledged, so a crash in between duplicates a message at worst, never loses one.
+//!   A batch that failed in Syncro records each alert's failure and gives the messages back;
+//!   the next copy of each takes its failure to a retry tier or the dead-letter queue here.
 //! - An alert of an unmapped organization under `unmapped = "park"` is published (with a
 //!   confirm) to the parked queue, then acknowledged; see [`crate::worker::parking`].
 //! - Redis unavailable: the message is held (neither acknowledged nor requeued) and handled
 //!   again once Redis answers; as every handler holds, consumption pauses by itself.
 //! - The broker connection lost: unacknowledged messages go back to the queue; the loop
 //!   waits for the broker to reconnect and consumes again.
-//! - Shutdown: stop consuming, give in-flight messages `drain_timeout_secs`, then close;
-//!   whatever was not settled is redelivered to another worker.
+//! - Shutdown: stop consuming, give the alerts held in batches back to the queue, give the
+//!   calls under way and in-flight messages `drain_timeout_secs`, then close; whatever was
+//!   not settled is redelivered to another worker.
 
 use crate::handler::{HandleError, Handler, Result as HandleResult, Settled};
+use crate::store::Failure as SyncroFailure;
 use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::BasicAckOptions;
@@ -75,6 +82,9 @@ impl Consumer {
                     _ = &mut shutdown => {
                         tracing::info!(in_flight = tasks.len(), "shutdown: no new messages; draining");
                         let _ = consumption.cancel().await;
+                        // Held alerts go back to the queue for the other workers at once;
+                        // the calls under way get the drain time.
+                        let _ = tokio::time::timeout(drain, this.handler.release_held()).await;
                         let drained = tokio::time::timeout(drain, async {
                             while tasks.join_next().await.is_some() {}
                         })
@@ -147,7 +157,11 @@ impl Consumer {
             }
         };
         let message_id = message_id.unwrap_or_else(|| message.message_id());
-        match self.handle_patiently(message.clone(), &message_id).await {
+        match self
+            .handle_patiently(message.clone(), &message_id, delivery)
+            .await
+        {
+            Ok(Settled::Held) => {}
             Ok(Settled::Park) => {
                 // Boxed like `fail` below: its publish and Redis futures are large, and
                 // inlined they would be held by every waiting alert's future.
@@ -170,10 +184,15 @@ impl Consumer {
             // `handle_patiently` waits for Redis rather than give up on it.
             Err(HandleError::Store(_)) => {}
             Err(HandleError::Syncro(e)) => {
-                let disposition = classify(&e);
-                // Boxed, like the handler's Syncro calls: this future waits in memory for as
-                // long as its alert is being coalesced.
-                Box::pin(self.fail(delivery, headers, attempts, &e, disposition)).await;
+                let failure = SyncroFailure {
+                    kind: error_kind(&e),
+                    why: e.to_string(),
+                    retryable: classify(&e).is_retryable(),
+                };
+                Box::pin(self.fail(delivery, headers, attempts, &failure)).await;
+            }
+            Err(HandleError::Failed(failure)) => {
+                Box::pin(self.fail(delivery, headers, attempts, &failure)).await;
             }
         }
     }
@@ -185,6 +204,7 @@ impl Consumer {
         &self,
         message: Arc<AlertMessage>,
         message_id: &str,
+        delivery: &Delivery,
     ) -> HandleResult<Settled> {
         let services = self.handler.services();
         let metrics = &services.metrics;
@@ -195,7 +215,11 @@ impl Consumer {
             services.config.current().worker.redis_retry_max_backoff(),
         );
         loop {
-            match self.handler.handle(message.clone(), message_id).await {
+            match self
+                .handler
+                .handle(message.clone(), message_id, &delivery.acker)
+                .await
+            {
                 Err(HandleError::Store(e)) => {
                     metrics.redis_up.set(0);
                     let wait = redis_backoff.next_delay();
@@ -271,15 +295,15 @@ impl Consumer {
         delivery: &Delivery,
         headers: &FieldTable,
         attempts: u32,
-        error: &SyncroError,
-        disposition: Disposition,
+        failure: &SyncroFailure,
     ) {
-        let kind = error_kind(error);
+        let kind = &failure.kind;
+        let error = &failure.why;
         let attempts = attempts + 1;
         let topology = self.broker.topology();
         let tier = (attempts - 1) as usize;
-        match (disposition, topology.retry_key(tier)) {
-            (Disposition::Retryable { .. }, Some(key)) => {
+        match (failure.retryable, topology.retry_key(tier)) {
+            (true, Some(key)) => {
                 let copy = copy_of(delivery, headers, &key, attempts, None);
                 match self
                     .broker
@@ -304,13 +328,13 @@ impl Consumer {
                     }
                 }
             }
-            (Disposition::Retryable { .. }, None) => {
+            (true, None) => {
                 let why = format!("gave up after {attempts} attempts: {error}");
-                self.dead_letter(delivery, headers, attempts, &kind, &why)
+                self.dead_letter(delivery, headers, attempts, kind, &why)
                     .await;
             }
-            (Disposition::Permanent, _) => {
-                self.dead_letter(delivery, headers, attempts, &kind, &error.to_string())
+            (false, _) => {
+                self.dead_letter(delivery, headers, attempts, kind, error)
                     .await;
             }
         }
@@ -357,10 +381,7 @@ impl Consumer {
 
 /// A short, stable label for the kind of a Syncro failure.
 fn error_kind(error: &SyncroError) -> String {
-    match error.status() {
-        Some(status) => format!("syncro_{status}"),
-        None => format!("syncro_{}", error.kind().as_str()),
-    }
+    crate::handler::error_kind(error)
 }
 
 /// A copy of the delivery for the retry, dead-letter or parked queue (or back to work); see

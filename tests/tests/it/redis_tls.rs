@@ -44,10 +44,13 @@ async fn does_a_workers_calls(store: &Store) {
         Some(Handled::Ignored)
     );
     let limiter = RateLimiter::new(store.clone(), 6_000);
-    tokio::time::timeout(Duration::from_secs(10), limiter.acquire())
-        .await
-        .expect("admitted in time")
-        .expect("redis");
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        limiter.acquire(&syncro::Priority::unscoped()),
+    )
+    .await
+    .expect("admitted in time")
+    .expect("redis");
     store.unlock(lease).await.expect("unlock");
 }
 
