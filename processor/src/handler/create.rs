@@ -16,12 +16,11 @@
 
 use super::coalesce::Batch;
 use super::enrich::Enrichment;
-use super::flush::Carrier;
-use super::held::{ids, Held};
+use super::flush::{listed, taken_ids as ids, Carrier, Taken};
 use super::*;
 use crate::metrics::ResultLabels;
 use crate::plan::{self, Destination, Listed};
-use crate::store::{Creating, GroupTicket, Handled, Intent, Lease};
+use crate::store::{text_hash, Creating, GroupTicket, Handled, Intent, Lease};
 use chrono::Utc;
 use syncro::{Admission, NewTicket, Route, Ticket};
 
@@ -49,7 +48,7 @@ impl Carrier {
     pub(crate) async fn create(
         &self,
         batch: &Batch<Carrier>,
-        taken: &mut Vec<Held>,
+        taken: &mut Taken,
         held: &Lease,
     ) -> Result<Created> {
         let job = &*batch.head;
@@ -70,7 +69,7 @@ impl Carrier {
             )
             .await;
         let admission = s.syncro.admit(Route::CreateTicket).await;
-        taken.extend(batch.take().await);
+        self.take_waiting(batch, taken).await?;
         if taken.is_empty() {
             return Ok(Created::Nothing);
         }
@@ -113,7 +112,10 @@ impl Carrier {
         // nobody else will settle the question, so this batch does, as the creator would.
         let creator = previous.message_id.clone();
         if previous.message_id == job.message_id
-            || batch.holds(move |h: &Held| *h.message_id == *creator).await
+            || batch.holds(move |h| *h.message_id == *creator).await
+            || s.store
+                .is_pending(&job.group_key, &previous.message_id)
+                .await?
         {
             return self.open_in_syncro(job).await;
         }
@@ -167,7 +169,7 @@ impl Carrier {
     /// Writes the intents and the group's `creating` marker (naming the batch's first
     /// alert, whose reference the first comment carries): from here on, any worker taking
     /// the lease sees the marker and waits for this creation.
-    async fn begin_creation(&self, job: &Job, taken: &[Held]) -> Result<()> {
+    async fn begin_creation(&self, job: &Job, taken: &Taken) -> Result<()> {
         let s = &self.services;
         let now = Utc::now();
         let intent = Intent::CreateTicket {
@@ -177,7 +179,7 @@ impl Carrier {
         };
         s.store.write_intents(&ids(taken), &intent).await?;
         let creating = Creating {
-            message_id: taken[0].message_id.to_string(),
+            message_id: taken[0].0.message_id.clone(),
             customer_id: job.customer_id,
             subject: job.plan.subject.clone(),
             at: now,
@@ -195,7 +197,7 @@ impl Carrier {
         held: &Lease,
         extra: &Enrichment,
         admission: Admission,
-        taken: &[Held],
+        taken: &Taken,
     ) -> Result<Option<Ticket>> {
         let s = &self.services;
         let (plan, t) = (&job.plan, &job.plan.ticket);
@@ -241,7 +243,7 @@ impl Carrier {
         job: &Job,
         ticket: &Ticket,
         extra: &Enrichment,
-        taken: &[Held],
+        taken: &Taken,
     ) -> Result<()> {
         let s = &self.services;
         let group = new_group(ticket.id, job.customer_id, &job.plan.subject);
@@ -264,21 +266,19 @@ impl Carrier {
 
 /// The first comment: the alerts taken ([`plan::listing`]), the head's kind with the
 /// `Syncro asset:` line of its device.
-fn first_comment(job: &Job, extra: &Enrichment, taken: &[Held]) -> String {
+fn first_comment(job: &Job, extra: &Enrichment, taken: &Taken) -> String {
     let unmapped = matches!(job.plan.route, Destination::Customer { mapped: false, .. });
-    let plain = plan::alert_text(&job.message, unmapped, None);
+    let plain = text_hash(&plan::alert_text(&job.message, unmapped, None));
     let with_asset = extra
         .asset_line
         .as_deref()
         .map(|line| plan::alert_text(&job.message, unmapped, Some(line)));
-    let listed: Vec<Listed> = taken
-        .iter()
-        .map(|entry| match &with_asset {
-            Some(text) if *entry.text == *plain => Listed {
-                text,
-                ..entry.listed()
-            },
-            _ => entry.listed(),
+    let listed: Vec<Listed> = listed(taken)
+        .into_iter()
+        .zip(taken)
+        .map(|(entry, (pending, _))| match &with_asset {
+            Some(text) if pending.text == plain => Listed { text, ..entry },
+            _ => entry,
         })
         .collect();
     plan::listing(&listed)

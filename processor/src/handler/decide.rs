@@ -5,7 +5,7 @@
 use super::held::Held;
 use super::*;
 use crate::plan::{self, Destination};
-use crate::store::Handled;
+use crate::store::{text_hash, Handled, Pending};
 use chrono::Utc;
 use shared::alert::AlertStatus;
 use shared::message::AlertMessage;
@@ -63,24 +63,30 @@ impl Handler {
         self.hold(job, acker).await
     }
 
-    /// Puts the alert in its group's batch. A group with no ticket yet is due at once: a new
-    /// incident never waits for the coalescing window.
+    /// Puts the alert on its group's list (where any worker's call finds it) and in this
+    /// worker's batch (which settles its message). A group with no ticket yet is due at
+    /// once: a new incident never waits for the coalescing window.
     async fn hold(&self, job: Job, acker: &Acker) -> Result<Next> {
         let s = &self.services;
         let due_now = s.store.group(&job.group_key).await?.is_none();
         let unmapped = matches!(job.plan.route, Destination::Customer { mapped: false, .. });
         let alert = &job.message.alert;
+        let text = plan::alert_text(&job.message, unmapped, None);
+        let entry = Pending {
+            message_id: job.message_id.clone(),
+            alert_id: alert.id.clone(),
+            occurred_at: alert.occurred_at,
+            text: text_hash(&text),
+            resolved: alert.status == AlertStatus::Resolved,
+            recovering: job.recovering,
+        };
+        s.store
+            .push_pending(&job.group_key, &entry, &text, claim_ttl(&job.config))
+            .await?;
         let held = Held {
             acker: acker.clone(),
             message_id: job.message_id.as_str().into(),
-            alert_id: alert.id.as_str().into(),
-            occurred_at: alert.occurred_at,
             received_at: job.message.received_at,
-            text: self
-                .texts
-                .share(plan::alert_text(&job.message, unmapped, None)),
-            resolved: alert.status == AlertStatus::Resolved,
-            recovering: job.recovering,
         };
         let key: Arc<str> = job.group_key.as_str().into();
         s.metrics.held.inc();

@@ -1,17 +1,25 @@
-//! Carrying a group's batch to Syncro: the [`Carrier`] is the coalescer's [`Flush`].
+//! Carrying a group's alerts to Syncro: the [`Carrier`] is the coalescer's [`Flush`].
 //!
-//! For a due batch, in a loop until one call carried it:
-//! 1. the group points at a ticket (Redis): is it still usable (its status read at most once
-//!    per `grouping.status_check_secs`, a resolved one reopened or replaced)? Then a note
-//!    ([`super::note`]);
-//! 2. no pointer: take the group's creation lease and create the ticket ([`super::create`]),
-//!    its first comment carrying the batch; another worker holding the lease → wait for its
-//!    pointer, then note.
+//! A worker's batch for a group is due: its held alerts wait for the group's next call. The
+//! call carries the group's alerts *from every worker* (`store::pending`), so it is made under
+//! the group's lease, by one worker at a time:
+//! 1. [`Carrier::flush`] first settles what the records already say: alerts another worker's
+//!    call carried (acknowledged), alerts whose call failed (given back for their retry
+//!    tier);
+//! 2. the lease is taken, or another worker is making the group's call: the batch waits a
+//!    moment and looks again;
+//! 3. under the lease, [`Carrier::call`]: the group points at a ticket (Redis) that is still
+//!    usable (its status read at most once per `grouping.status_check_secs`, a resolved one
+//!    reopened or replaced) → a note ([`super::note`]); no pointer → the ticket is created
+//!    ([`super::create`]). Each call takes the group's waiting alerts only once the budget
+//!    admitted it, so every alert that arrived meanwhile, at any worker, rides along;
+//! 4. the batch's alerts are settled by their records again; one neither recorded nor
+//!    waiting any more was taken by a worker that died before recording it: it goes back to
+//!    the queue, and its intent decides on its next delivery (`super::reconcile`).
 //!
-//! Each call takes the batch only once the budget admitted it ([`Batch::take`]), so the
-//! alerts that arrived meanwhile ride along. Whatever happens, every alert taken is settled
-//! ([`super::held`]): done, failed (its failure recorded, its message given back), or put
-//! back for a 429 (the budget is paused fleet-wide; the batch tries again after it).
+//! A 429 puts the alerts taken back at the front of the group's list (the budget is paused
+//! fleet-wide meanwhile); any other failure is recorded for every alert the call took, or,
+//! when the call failed before taking any, for the alerts waiting then.
 
 use super::coalesce::{Batch, Flush};
 use super::create::Created;
@@ -21,14 +29,21 @@ use super::note::References;
 use super::reconcile::OpenTickets;
 use super::*;
 use crate::config::OnResolvedTicket;
-use crate::store::GroupTicket;
+use crate::store::{Failure, GroupTicket, Lease, Pending, Settlement};
 use std::collections::HashMap;
 use std::sync::Mutex;
-use syncro::{with_priority, Class, Priority, Ticket, TicketUpdate};
+use syncro::{classify, with_priority, Class, Priority, Ticket, TicketUpdate};
 
+/// How long a batch waits before looking again while another worker makes its group's call.
+const BUSY_WAIT: Duration = Duration::from_millis(500);
 /// How long a batch whose call met a 429 waits before it is due again (the limiter's shared
 /// pause holds everyone meanwhile).
 const AFTER_429: Duration = Duration::from_secs(5);
+/// How long a batch waits after a failed call or an unavailable Redis.
+const AFTER_FAILURE: Duration = Duration::from_secs(1);
+
+/// The alerts a call took from the group's list, with their texts.
+pub(crate) type Taken = Vec<(Pending, Arc<str>)>;
 
 /// Carries batches: creates tickets and posts notes.
 pub(crate) struct Carrier {
@@ -41,36 +56,45 @@ pub(crate) struct Carrier {
     pub(crate) open: OpenTickets,
 }
 
+/// What became of the group's call.
+enum Called {
+    /// Another worker holds the group's lease.
+    Busy,
+    /// Made (or nothing was waiting): `drained` when the group's list was empty after it.
+    Made { drained: bool },
+}
+
 impl Flush for Carrier {
     type Item = Held;
     type Head = Job;
 
     async fn flush(&self, batch: Batch<Self>) {
-        let mut taken = Vec::new();
-        let result = self.carry(&batch, &mut taken).await;
-        let s = &self.services;
-        match result {
-            Ok(()) => {
-                if !taken.is_empty() {
-                    held::settle_done(s, taken).await;
-                }
-            }
+        let local = batch.take().await;
+        if local.is_empty() {
+            return;
+        }
+        let Some(local) = self.settle_recorded(local, &batch, false).await else {
+            return;
+        };
+        let mut taken = Taken::new();
+        let called = self.carry(&batch, &mut taken).await;
+        let (after, drained) = match &called {
+            Ok(Called::Busy) => (BUSY_WAIT, false),
+            Ok(Called::Made { drained }) => (Duration::ZERO, *drained),
             Err(HandleError::Syncro(e)) if e.status() == Some(429) => {
-                tracing::warn!("Syncro answered 429; the batch waits for the shared pause");
-                batch.put_back(taken, AFTER_429).await;
+                tracing::warn!("Syncro answered 429; the group's call waits for the shared pause");
+                (AFTER_429, false)
             }
             Err(error) => {
-                if taken.is_empty() {
-                    // Failed before its call: the alerts waiting now share the failure
-                    // rather than make the same call again at once.
-                    taken = batch.take().await;
-                }
                 if matches!(error, HandleError::Store(_)) {
-                    s.metrics.redis_up.set(0);
+                    self.services.metrics.redis_up.set(0);
                 }
-                tracing::warn!(error = %error, alerts = taken.len(), "the group's call failed; its alerts go back to the queue");
-                held::settle_failed(s, taken, &error).await;
+                tracing::warn!(error = %error, alerts = taken.len(), "the group's call failed");
+                (AFTER_FAILURE, false)
             }
+        };
+        if let Some(waiting) = self.settle_recorded(local, &batch, drained).await {
+            batch.put_back(waiting, after).await;
         }
     }
 
@@ -95,12 +119,88 @@ impl Carrier {
         }
     }
 
-    /// One call for the batch: a note on the group's ticket, or its creation. `taken` holds
-    /// the alerts taken from the batch, whatever the outcome.
-    async fn carry(&self, batch: &Batch<Self>, taken: &mut Vec<Held>) -> Result<()> {
+    /// Settles the alerts whose records say how (done: acknowledged; failed: given back);
+    /// with `drained` (the group's list was empty after this worker's call), the alerts
+    /// neither recorded nor waiting any more are given back too. Returns the alerts still
+    /// waiting, or `None` when none is (or Redis did not answer: they were put back).
+    async fn settle_recorded(
+        &self,
+        local: Vec<Held>,
+        batch: &Batch<Self>,
+        drained: bool,
+    ) -> Option<Vec<Held>> {
+        let s = &self.services;
+        let states = match s.store.settlements(&held::ids(&local)).await {
+            Ok(states) => states,
+            Err(e) => {
+                s.metrics.redis_up.set(0);
+                tracing::warn!(error = %e, "cannot read the held alerts' records (Redis); waiting");
+                batch.put_back(local, AFTER_FAILURE).await;
+                return None;
+            }
+        };
+        let (mut done, mut back, mut waiting) = (Vec::new(), Vec::new(), Vec::new());
+        for (entry, state) in local.into_iter().zip(states) {
+            match state {
+                Settlement::Done => done.push(entry),
+                Settlement::Failed => back.push(entry),
+                Settlement::Waiting if drained => back.push(entry),
+                Settlement::Waiting => waiting.push(entry),
+            }
+        }
+        held::settle_done(s, done).await;
+        held::give_back(s, back).await;
+        (!waiting.is_empty()).then_some(waiting)
+    }
+
+    /// The group's call, under its lease; `taken` receives the alerts it took.
+    async fn carry(&self, batch: &Batch<Self>, taken: &mut Taken) -> Result<Called> {
+        let s = &self.services;
+        let ttl = batch.head.config.worker.lock_lease();
+        let Some(lease) = s.store.lock(&batch.key, ttl).await? else {
+            return Ok(Called::Busy);
+        };
+        // Kept alive for the whole call: it may wait long for the shared budget, and an
+        // expired lease would let a second worker make a second ticket.
+        let result = s
+            .store
+            .hold(&lease, ttl, None, self.call(batch, taken, &lease))
+            .await;
+        let result = match result {
+            Err(HandleError::Syncro(e)) if e.status() == Some(429) => {
+                let entries: Vec<Pending> = taken.drain(..).map(|(p, _)| p).collect();
+                s.store.return_pending(&batch.key, &entries).await?;
+                Err(HandleError::Syncro(e))
+            }
+            Err(HandleError::Syncro(e)) => {
+                if taken.is_empty() {
+                    // Failed before taking anything: the alerts waiting now share the
+                    // failure rather than make the same call again at once.
+                    let max = batch.head.config.worker.coalesce_max_alerts;
+                    *taken = s.store.take_pending(&batch.key, max).await?;
+                }
+                let failure = Failure {
+                    kind: held::error_kind(&e),
+                    why: e.to_string(),
+                    retryable: classify(&e).is_retryable(),
+                };
+                s.store.record_failures(&taken_ids(taken), &failure).await?;
+                Err(HandleError::Syncro(e))
+            }
+            other => other,
+        };
+        // A lease that cannot be released expires by itself.
+        let _ = s.store.unlock(lease).await;
+        result
+    }
+
+    /// A note on the group's ticket, or its creation; nothing when no alert waits.
+    async fn call(&self, batch: &Batch<Self>, taken: &mut Taken, lease: &Lease) -> Result<Called> {
         let s = &self.services;
         let job = &batch.head;
-        let lease = job.config.worker.lock_lease();
+        if s.store.pending_len(&batch.key).await? == 0 {
+            return Ok(Called::Made { drained: true });
+        }
         let mut vanished = false;
         loop {
             if let Some(group) = s.store.group(&batch.key).await? {
@@ -117,48 +217,52 @@ impl Carrier {
                         vanished = true;
                         continue;
                     }
-                    other => return other,
+                    other => {
+                        other?;
+                        return self.made(batch).await;
+                    }
                 }
             }
-            let Some(held) = s.store.lock(&batch.key, lease).await? else {
-                self.wait_for_creator(&batch.key).await?;
-                continue;
-            };
-            // Kept alive while creating: the POST may wait long for the shared rate limit,
-            // and an expired lease would let a second worker create a second ticket.
             let create = Priority::new(Class::Create, job.urgency(), flow_of(job));
-            let created = s
-                .store
-                .hold(
-                    &held,
-                    lease,
-                    None,
-                    with_priority(create, self.create(batch, taken, &held)),
-                )
-                .await;
-            // A lease that cannot be released expires by itself.
-            let _ = s.store.unlock(held).await;
-            match created? {
+            let created = with_priority(create, self.create(batch, taken, lease)).await?;
+            match created {
                 Created::InDoubt => tokio::time::sleep(Duration::from_millis(500)).await,
-                Created::Ticket | Created::Nothing => return Ok(()),
+                Created::Ticket | Created::Nothing => return self.made(batch).await,
                 Created::Exists => continue,
             }
         }
     }
 
-    /// Another worker holds the group's lease: wait until its ticket appears or the lease
-    /// goes, and at least once a second let the caller try the lease again (it is taken
-    /// over at once when its holder died: [`crate::store::lease`]).
-    async fn wait_for_creator(&self, group_key: &str) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + crate::store::lease::ALIVE_FOR;
-        while tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            if self.services.store.group(group_key).await?.is_some()
-                || !self.services.store.is_locked(group_key).await?
-            {
-                break;
-            }
-        }
+    /// The call is made: whether the group's list is empty now (read under the lease).
+    async fn made(&self, batch: &Batch<Self>) -> Result<Called> {
+        let left = self.services.store.pending_len(&batch.key).await?;
+        Ok(Called::Made { drained: left == 0 })
+    }
+
+    /// Takes the group's waiting alerts into `taken` (up to `coalesce_max_alerts` in all),
+    /// leaving out what a call must not post again: an alert listed twice (its message
+    /// came back while its entry still waited) or already settled.
+    pub(crate) async fn take_waiting(&self, batch: &Batch<Self>, taken: &mut Taken) -> Result<()> {
+        let s = &self.services;
+        let max = batch.head.config.worker.coalesce_max_alerts;
+        let got = s
+            .store
+            .take_pending(&batch.key, max.saturating_sub(taken.len()))
+            .await?;
+        let mut seen: std::collections::HashSet<String> =
+            taken.iter().map(|(p, _)| p.message_id.clone()).collect();
+        let got: Taken = got
+            .into_iter()
+            .filter(|(p, _)| seen.insert(p.message_id.clone()))
+            .collect();
+        let ids: Vec<&str> = got.iter().map(|(p, _)| p.message_id.as_str()).collect();
+        let states = s.store.settlements(&ids).await?;
+        taken.extend(
+            got.into_iter()
+                .zip(states)
+                .filter(|(_, state)| *state == Settlement::Waiting)
+                .map(|(entry, _)| entry),
+        );
         Ok(())
     }
 
@@ -227,4 +331,22 @@ fn resolved_within(ticket: &Ticket, window: Duration) -> bool {
         }
         None => true,
     }
+}
+
+/// The message ids of the alerts a call took.
+pub(crate) fn taken_ids(taken: &Taken) -> Vec<&str> {
+    taken.iter().map(|(p, _)| p.message_id.as_str()).collect()
+}
+
+/// The alerts a call took, as a comment lists them.
+pub(crate) fn listed(taken: &Taken) -> Vec<crate::plan::Listed<'_>> {
+    taken
+        .iter()
+        .map(|(p, text)| crate::plan::Listed {
+            alert_id: &p.alert_id,
+            message_id: &p.message_id,
+            occurred_at: p.occurred_at,
+            text,
+        })
+        .collect()
 }

@@ -7,15 +7,17 @@
 //!    replay, resend); the plan ([`crate::plan`]); ignored organizations stop here, unmapped
 //!    ones are remembered and go to the catch-all customer, or, with `unmapped = "park"`,
 //!    stop here too for the consumer to park them; an intent left by an interrupted attempt
-//!    → [`reconcile`] reads Syncro back instead of posting again; a failure its batch
-//!    recorded → the consumer's retry tiers; else the alert is *held*: a small [`held::Held`]
-//!    joins its group's batch (group = customer + normalised subject) in [`coalesce`], and
-//!    the handler returns without waiting;
-//! 3. [`flush`]: a due batch is carried by one Syncro call: the group's new ticket, its
-//!    first comment listing every alert gathered while the creation waited for its turn
-//!    ([`create`], with the contract and asset of [`enrich`]), or a note on the group's ticket
-//!    ([`note`]); every alert carried is then recorded, acknowledged and its claim released
-//!    ([`held`]).
+//!    → [`reconcile`] reads Syncro back instead of posting again; a failure its group's call
+//!    recorded → the consumer's retry tiers; else the alert is *held*: its entry goes onto
+//!    its group's list in Redis (group = customer + normalised subject; `store::pending`),
+//!    and a small [`held::Held`] (the acker and the id) into this worker's batch for the
+//!    group ([`coalesce`]); the handler returns without waiting;
+//! 3. [`flush`]: when the batch is due, the group's call is made under the group's lease by
+//!    one worker at a time, carrying the group's alerts from every worker: the group's new
+//!    ticket, its first comment listing every alert gathered while the creation waited for
+//!    its turn ([`create`], with the contract and asset of [`enrich`]), or a note on the
+//!    group's ticket ([`note`]). Every alert carried is recorded; each worker then
+//!    acknowledges its own held alerts by their records ([`held`]).
 //!
 //! Every Syncro call is made under a [`syncro::Priority`]: the fleet's shared budget serves
 //! new tickets first, critical first, fairly across customers (`store::ratelimit`).
@@ -41,7 +43,6 @@ pub(crate) use held::error_kind;
 
 use decide::Next;
 use flush::Carrier;
-use held::Texts;
 use note::comment;
 use reconcile::{find_created_ticket, open_group_ticket, reconcile};
 
@@ -145,8 +146,6 @@ pub struct Handler {
     services: Arc<Services>,
     /// Each group's batch of held alerts, carried to Syncro by the [`Carrier`].
     groups: Coalescer<Carrier>,
-    /// The held alerts' texts, one copy per distinct alert.
-    texts: Arc<Texts>,
 }
 
 impl Handler {
@@ -159,11 +158,7 @@ impl Handler {
             max_hold: worker.max_hold(),
         };
         let groups = Coalescer::start(batching, Carrier::new(services.clone()));
-        Handler {
-            services,
-            groups,
-            texts: Arc::default(),
-        }
+        Handler { services, groups }
     }
 
     pub fn services(&self) -> &Services {

@@ -9,12 +9,11 @@
 //! afterwards is recorded in Redis as usual.
 
 use super::coalesce::Batch;
-use super::flush::Carrier;
-use super::held::{self, ids, Held};
+use super::flush::{listed, taken_ids as ids, Carrier, Taken};
 use super::reconcile::references_on;
 use super::*;
 use crate::config::ResolvedAlert;
-use crate::plan::{self, Listed, Plan};
+use crate::plan::{self, Plan};
 use crate::store::{Handled, Intent};
 use chrono::Utc;
 use std::collections::HashMap;
@@ -36,15 +35,15 @@ impl Carrier {
         ticket_id: i64,
         recovered: bool,
         batch: &Batch<Carrier>,
-        taken: &mut Vec<Held>,
+        taken: &mut Taken,
     ) -> Result<()> {
         let job = &*batch.head;
         let priority = Priority::new(Class::Note, job.urgency(), format!("ticket:{ticket_id}"));
         with_priority(priority, async {
             let s = &self.services;
             let admission = s.syncro.admit(Route::AddComment).await;
-            taken.extend(batch.take().await);
-            if recovered && taken.iter().any(|e| e.recovering) {
+            self.take_waiting(batch, taken).await?;
+            if recovered && taken.iter().any(|(p, _)| p.recovering) {
                 self.settle_already_in_syncro(ticket_id, taken).await?;
             }
             if taken.is_empty() {
@@ -55,26 +54,23 @@ impl Carrier {
         .await
     }
 
-    /// Settles, and removes from `taken`, the alerts a recovered ticket's comments already
-    /// carry: recorded and acknowledged, not posted again.
-    async fn settle_already_in_syncro(&self, ticket_id: i64, taken: &mut Vec<Held>) -> Result<()> {
+    /// Records, and removes from `taken`, the alerts a recovered ticket's comments already
+    /// carry: not posted again (their holders acknowledge them on seeing the outcome).
+    async fn settle_already_in_syncro(&self, ticket_id: i64, taken: &mut Taken) -> Result<()> {
         let references = self.references(ticket_id).await?;
-        let (there, rest): (Vec<Held>, Vec<Held>) = std::mem::take(taken)
+        let (there, rest): (Taken, Taken) = std::mem::take(taken)
             .into_iter()
-            .partition(|e| references.contains_key(&*e.message_id));
+            .partition(|(p, _)| references.contains_key(&p.message_id));
         *taken = rest;
         let s = &self.services;
-        for entry in &there {
+        for (entry, _) in &there {
             let outcome = Handled::Noted {
                 ticket_id,
-                comment_id: references.get(&*entry.message_id).copied(),
+                comment_id: references.get(&entry.message_id).copied(),
             };
             s.store.finish(&entry.message_id, &outcome).await?;
             s.metrics.already_in_syncro.inc();
             tracing::info!(ticket_id, message_id = %entry.message_id, "the alert is already in the ticket's comments; not posted again");
-        }
-        if !there.is_empty() {
-            held::settle_done(s, there).await;
         }
         Ok(())
     }
@@ -115,7 +111,7 @@ async fn post_note(
     ticket_id: i64,
     admission: Admission,
     job: &Job,
-    taken: &[Held],
+    taken: &Taken,
 ) -> Result<()> {
     let ids = ids(taken);
     s.store
@@ -132,8 +128,7 @@ async fn post_note(
     } else {
         format!("{} (+{} more)", job.plan.note.title, taken.len() - 1)
     };
-    let listed: Vec<Listed> = taken.iter().map(Held::listed).collect();
-    let body = plan::listing(&listed);
+    let body = plan::listing(&listed(taken));
     let posted = s
         .syncro
         .add_comment_admitted(admission, ticket_id, &comment(&job.plan, subject, body))
@@ -164,7 +159,7 @@ async fn post_note(
         s.metrics.alerts_coalesced.inc_by(taken.len() as u64);
     }
     tracing::info!(ticket_id, alerts = taken.len(), "note added");
-    let resolved = taken.iter().any(|e| e.resolved);
+    let resolved = taken.iter().any(|(p, _)| p.resolved);
     if resolved && job.config.grouping.resolved_alert == ResolvedAlert::NoteAndResolve {
         resolve_ticket(s, ticket_id, job).await?;
     }

@@ -9,6 +9,7 @@
 //! | `group:{hash}` | the ticket a (customer, subject) group points at | grouping; expires after the window |
 //! | `lock:{hash}` | a lease on creating the group's ticket | never two tickets for one group |
 //! | `lock:{hash of "message:" + message id}` | the claim on one alert, held until it is settled (`claims`) | two copies of one alert at once are handled one after the other |
+//! | `pending:{hash}`, `text:{hash}` | each group's alerts waiting for its next call, from every worker, and their texts | one call carries a group's alerts whichever workers hold them (`pending`) |
 //! | `failed:{message id}` | why a held alert's batch failed in Syncro | its next copy goes to a retry tier or the dead-letter queue (`claims`) |
 //! | `creating:{hash}` | the alert creating the group's ticket | a creator that died after Syncro created the ticket is found out |
 //! | `unmapped:{org id}`, `unmapped` | organizations seen without a mapping, and how many of their alerts are parked | so ops can map them later |
@@ -17,7 +18,7 @@
 //! | `epoch`, `recovering-until` | a marker Redis loses with its data, and until when the store recovers from such a loss | a loss is noticed at the next alert (`recovery`) |
 //!
 //! Files: `connection` (the pool, the key prefix, this process's identity), `claims` (held
-//! alerts' claims and failure records), this file
+//! alerts' claims and failure records), `pending` (each group's waiting alerts), this file
 //! (records, intents, group pointers, unmapped organizations), [`lease`] (leases, presence,
 //! the one keep-alive), [`ratelimit`] (the fleet's Syncro budget and the client's gate),
 //! `recovery` (noticing that Redis lost its data).
@@ -34,12 +35,14 @@ use std::time::Duration;
 mod claims;
 mod connection;
 pub mod lease;
+mod pending;
 pub mod ratelimit;
 mod recovery;
 
 pub use claims::Failure;
 pub use connection::{Result, Store, StoreError};
 pub use lease::Lease;
+pub use pending::{text_hash, Pending, Settlement};
 pub use ratelimit::RateLimiter;
 pub use recovery::CheckIn;
 
