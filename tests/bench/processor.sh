@@ -6,6 +6,15 @@
 #   tests/bench/processor.sh throughput   5,000 alerts / 100 subjects, simulator's rate limit off
 #                                         (workers' budget 10,000/min), 1 and 3 workers
 #   tests/bench/processor.sh storm        10,000 alerts / 100 subjects, 180 requests/min, 3 workers
+#                                         ("took s" is relayctl storm's settled_secs: from just
+#                                         before the first request to the 2-s poll that found
+#                                         every alert; "first 202 to all in Syncro s" is exact,
+#                                         from the first 202 to the simulator's creation time of
+#                                         the comment that brought the last alert)
+#   tests/bench/processor.sh probe        the storm above plus 10 probes: one new incident of
+#                                         another customer every 5 s (org-fabrikam, org-northwind;
+#                                         critical and high), each its own ticket; how long each
+#                                         waits behind the storm, from its 202 to its ticket
 #   tests/bench/processor.sh budget       3 workers, 180 requests/min, 2 minutes of more work than
 #                                         the budget allows: 429s and the share of the budget used
 #   tests/bench/processor.sh dlq          relayctl reading 10,000 dead letters: time and peak RSS
@@ -88,13 +97,20 @@ peak_rss_mb() {
     done
     python3 -c "print(round($max / 1024, 1))"
 }
-row() { # relayctl storm's JSON, a %(key)s template
-    python3 -c 'import json, sys; print(sys.argv[2] % json.loads(sys.argv[1]))' "$1" "$2"
+row() { # relayctl storm's JSON, a %(key)s template; a nested object's keys are
+    # %(object_key)s (probes.worst_secs: %(probes_worst_secs)s), a null prints as n/a
+    python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+for k, v in list(r.items()):
+    if isinstance(v, dict):
+        r.update((k + "_" + kk, vv) for kk, vv in v.items())
+print(sys.argv[2] % {k: "n/a" if v is None else v for k, v in r.items()})' "$1" "$2"
 }
-storm() { # alerts subjects
+storm() { # alerts subjects [more relayctl storm options]
     "$BIN/relayctl" storm --url "http://127.0.0.1:$INGEST_PORT" --secret-env RELAY_DEMO_SECRET \
         --alerts "$1" --subjects "$2" --batch 100 --concurrency 4 \
-        --wait-sim "http://127.0.0.1:$SIM_PORT" --timeout 1200
+        --wait-sim "http://127.0.0.1:$SIM_PORT" --timeout 1200 "${@:3}"
 }
 
 throughput() {
@@ -119,9 +135,35 @@ storm_at_budget() {
     ingest_rss=$(rss_of "${PIDS[1]}")
     stop_all
     cleanup_prefix "$PREFIX"
-    echo "| alerts | subjects | workers | Syncro limit | took s | tickets | comments | Syncro calls | calls/alert | 429s | duplicates | missing | worker peak RSS MB | ingest peak RSS MB | simulator peak RSS MB |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    row "$r" "| %(sent)s | 100 | 3 | 180/min | %(settled_secs)s | %(tickets)s | %(comments)s | %(syncro_calls)s | %(calls_per_alert)s | %(syncro_429)s | %(duplicates)s | %(missing)s | $rss | $ingest_rss | $sim_rss |"
+    echo "| alerts | subjects | workers | Syncro limit | took s | first 202 to all in Syncro s | tickets | comments | Syncro calls | calls/alert | 429s | duplicates | missing | worker peak RSS MB | ingest peak RSS MB | simulator peak RSS MB |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    row "$r" "| %(sent)s | 100 | 3 | 180/min | %(settled_secs)s | %(first_202_to_all_secs)s | %(tickets)s | %(comments)s | %(syncro_calls)s | %(calls_per_alert)s | %(syncro_429)s | %(duplicates)s | %(missing)s | $rss | $ingest_rss | $sim_rss |"
+}
+
+probe() {
+    # The storm at the budget, and meanwhile new incidents of two other customers, one every
+    # 5 s from the storm's first request: is a new incident stuck behind the storm? Each
+    # probe's latency runs from its 202 to its ticket's creation in the simulator. Syncro
+    # calls include the probes' own few.
+    start_stack 180 3
+    local r status=0
+    r=$(storm 10000 100 --probe-orgs org-fabrikam,org-northwind --probes 10 --probe-every-secs 5) || status=$?
+    rss=$(peak_rss_mb)
+    stop_all
+    cleanup_prefix "$PREFIX"
+    [ -n "$r" ] || die "relayctl storm printed no report (exit $status); logs: ${TMPDIR:-/tmp}/relay-bench-logs"
+    echo "| alerts | subjects | workers | Syncro limit | took s | first 202 to all in Syncro s | tickets | comments | Syncro calls | calls/alert | 429s | duplicates | missing | worker peak RSS MB | probes | probe worst s | probe median s | probes missing |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    row "$r" "| %(sent)s | 100 | 3 | 180/min | %(settled_secs)s | %(first_202_to_all_secs)s | %(tickets)s | %(comments)s | %(syncro_calls)s | %(calls_per_alert)s | %(syncro_429)s | %(duplicates)s | %(missing)s | $rss | %(probes_sent)s | %(probes_worst_secs)s | %(probes_median_secs)s | %(probes_missing)s |"
+    echo
+    echo "| probe | organization | severity | 202 after s | to its ticket s | tickets | its own ticket |"
+    echo "|---|---|---|---|---|---|---|"
+    python3 -c '
+import json, sys
+for n, p in enumerate(json.loads(sys.argv[1])["probes"]["each"]):
+    late = "n/a" if p["latency_secs"] is None else p["latency_secs"]
+    print("| {n} | {org} | {severity} | {accepted_secs} | {late} | {tickets} | {own_ticket} |".format(n=n, late=late, **p))' "$r"
+    [ "$status" = 0 ] || die "relayctl storm failed (exit $status): a storm alert or a probe missing or duplicated"
 }
 
 budget() {
@@ -221,9 +263,10 @@ held() {
 case "${1:-all}" in
     throughput) throughput ;;
     storm) storm_at_budget ;;
+    probe) probe ;;
     budget) budget ;;
     dlq) dlq_tools ;;
     held) held ;;
     all) throughput; echo; storm_at_budget; echo; budget ;;
-    *) die "usage: tests/bench/processor.sh [throughput|storm|budget|dlq|held|all]" ;;
+    *) die "usage: tests/bench/processor.sh [throughput|storm|probe|budget|dlq|held|all]" ;;
 esac

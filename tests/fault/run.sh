@@ -9,6 +9,9 @@
 #   tests/fault/run.sh --release    release binaries instead of debug ones
 #   tests/fault/run.sh --only 1,4   some scenarios (any relay-fault option is passed on)
 #
+# Scenario 7 runs at Syncro's real limit (180 requests/min, simulator and workers), so the
+# budget paces it: one to two minutes with --quick, a few minutes at full size.
+#
 # Prints one Markdown table row per scenario; exits non-zero when any row shows a lost or
 # duplicated alert, a 2xx for an alert that was not queued, or another broken promise.
 # Needs redis-server and rabbitmq-server installed (not running); see docs/reliability.md.

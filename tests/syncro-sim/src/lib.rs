@@ -4,7 +4,8 @@
 //!
 //! - [`server`]: HTTP wiring: [`spawn`] on a given listener, the `/api/v1` request pipeline
 //!   (rate limit → faults → auth → endpoint → maybe drop), `/healthz`, `/_admin`.
-//! - [`sim`]: the shared state and the admin operations (faults, log, counters, reset, state).
+//! - [`sim`]: the shared state and the admin operations (faults, log, counters, reset, state,
+//!   tickets by a comment's text).
 //! - [`api`]: the endpoints themselves and Syncro's JSON shapes.
 //! - [`router`]: method + path → endpoint, and the endpoint names used everywhere.
 //! - [`model`] and [`store`]: the records (in seed form) and the live account.

@@ -160,6 +160,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/options", web::get().to(admin_options))
                 .route("/options", web::patch().to(admin_patch_options))
                 .route("/state", web::get().to(admin_state))
+                .route("/tickets", web::get().to(admin_tickets))
                 .route("/reset", web::post().to(admin_reset)),
         )
         .default_service(web::to(api));
@@ -456,6 +457,23 @@ async fn admin_patch_options(sim: web::Data<Sim>, body: web::Bytes) -> HttpRespo
 
 async fn admin_state(sim: web::Data<Sim>) -> HttpResponse {
     json_response(200, &to_json(&sim.state()))
+}
+
+#[derive(Deserialize)]
+struct TicketsQuery {
+    comment_contains: Option<String>,
+}
+
+/// `GET /_admin/tickets?comment_contains=TEXT`: the tickets one comment of which contains
+/// TEXT, in seed form (`relayctl storm` finds a probe alert's ticket by its `relay-ref`).
+async fn admin_tickets(sim: web::Data<Sim>, q: web::Query<TicketsQuery>) -> HttpResponse {
+    let Some(text) = q.comment_contains.as_deref().filter(|t| !t.is_empty()) else {
+        return admin_error(400, "comment_contains is required");
+    };
+    json_response(
+        200,
+        &json!({"tickets": to_json(&sim.tickets_with_comment(text))}),
+    )
 }
 
 async fn admin_reset(sim: web::Data<Sim>) -> HttpResponse {

@@ -13,7 +13,7 @@ use crate::config::Options;
 use crate::error::Result;
 use crate::faults::{ActiveFault, FaultSet, FaultSpec, Verdict};
 use crate::journal::{Counters, Journal, LogEntry};
-use crate::model::Data;
+use crate::model::{Data, Ticket};
 use crate::params::Query;
 use crate::ratelimit::RateLimiter;
 use crate::router::Endpoint;
@@ -163,6 +163,18 @@ impl Sim {
             counts: store.counts(),
             data: store.to_data(),
         }
+    }
+
+    /// The tickets (seed form, with their comments) having a comment whose body contains
+    /// `text`: what a benchmark waiting for one alert asks, without copying the whole account
+    /// as [`Sim::state`] does in the middle of a storm.
+    pub fn tickets_with_comment(&self, text: &str) -> Vec<Ticket> {
+        lock(&self.inner.store)
+            .tickets
+            .values()
+            .filter(|t| t.comments.iter().any(|c| c.body.contains(text)))
+            .cloned()
+            .collect()
     }
 
     /// Record counts only (cheaper than [`Sim::state`]).

@@ -1,5 +1,5 @@
 //! The simulator over plain HTTP: authentication forms, pagination, rate limiting, the admin
-//! API (faults, log, counters, state, reset, options), seeds, and Syncro's quirks.
+//! API (faults, log, counters, state, tickets, reset, options), seeds, and Syncro's quirks.
 
 use crate::syncro_support::{http, seed, start_sim, TOKEN};
 use reqwest::StatusCode;
@@ -383,6 +383,36 @@ async fn state_shows_what_changed_and_reset_returns_to_the_seed() {
     assert_eq!(sim.counts().tickets as u64, tickets);
     assert!(sim.faults().is_empty());
     assert_eq!(sim.counters().total, 0);
+}
+
+#[tokio::test]
+async fn tickets_are_found_by_a_text_in_one_of_their_comments() {
+    let sim = start_sim(|_| {});
+    for (subject, body) in [
+        ("one", "opened\nrelay-ref: ar1-aaa"),
+        ("two", "relay-ref: ar1-bbb"),
+    ] {
+        send(
+            &sim,
+            "POST",
+            "/tickets",
+            json!({"customer_id": seed::CONTOSO, "subject": subject,
+                   "comments_attributes": [{"subject": "a", "body": body}]}),
+        )
+        .await;
+    }
+
+    let (status, found) = admin(&sim, "GET", "/tickets?comment_contains=ar1-bbb", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let tickets = found["tickets"].as_array().expect("tickets");
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(tickets[0]["subject"], "two");
+    assert_eq!(tickets[0]["comments"][0]["body"], "relay-ref: ar1-bbb");
+    assert!(tickets[0]["created_at"].is_string());
+    let (_, none) = admin(&sim, "GET", "/tickets?comment_contains=ar1-zzz", None).await;
+    assert_eq!(none["tickets"], json!([]));
+    let (status, _) = admin(&sim, "GET", "/tickets", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

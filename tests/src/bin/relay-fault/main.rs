@@ -26,7 +26,7 @@ struct Cli {
     /// A few hundred alerts per scenario (CI), instead of the sizes.
     #[arg(long)]
     quick: bool,
-    /// Scenarios to run, e.g. "1,4" (default: all six).
+    /// Scenarios to run, e.g. "1,4" (default: all seven).
     #[arg(long, value_delimiter = ',')]
     only: Vec<u8>,
     /// Directory of the ingest, processor, syncro-sim and relayctl binaries (default: this
@@ -49,6 +49,10 @@ pub struct Sizes {
     pub redis_subjects: usize,
     pub syncro_alerts: usize,
     pub syncro_subjects: usize,
+    /// Scenario 7, at Syncro's real limit: every call counts, so fewer alerts than scenario 1,
+    /// but subjects enough (each a ticket) that the storm needs more than a minute's budget.
+    pub budget_alerts: usize,
+    pub budget_subjects: usize,
     /// Time the alerts of a scenario are spread over.
     pub send_over: Duration,
     /// Longest wait for a scenario to settle.
@@ -66,6 +70,8 @@ impl Sizes {
             redis_subjects: 50,
             syncro_alerts: 2000,
             syncro_subjects: 50,
+            budget_alerts: 3000,
+            budget_subjects: 150,
             send_over: Duration::from_secs(30),
             settle: Duration::from_secs(300),
         }
@@ -81,6 +87,8 @@ impl Sizes {
             redis_subjects: 10,
             syncro_alerts: 300,
             syncro_subjects: 10,
+            budget_alerts: 800,
+            budget_subjects: 80,
             send_over: Duration::from_secs(10),
             settle: Duration::from_secs(120),
         }
@@ -197,7 +205,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             redis: &mut redis,
             sizes: &sizes,
         };
-        for n in 1..=6u8 {
+        for n in 1..=7u8 {
             if !wanted(n) {
                 continue;
             }
@@ -208,7 +216,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 3 => scenarios::redis_restarted(&mut ctx).await,
                 4 => scenarios::syncro_misbehaving(&mut ctx).await,
                 5 => scenarios::redis_emptied(&mut ctx).await,
-                _ => scenarios::sentinel_failover(&mut ctx).await,
+                6 => scenarios::sentinel_failover(&mut ctx).await,
+                _ => scenarios::processor_killed_at_budget(&mut ctx).await,
             };
             match result {
                 Ok(row) => {

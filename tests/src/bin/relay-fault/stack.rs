@@ -30,6 +30,9 @@ pub struct Stack {
     redis_url: String,
     /// The `[redis]` section's keys when they are more than the URL (Sentinel).
     redis_section: Option<String>,
+    /// The workers' shared Syncro budget (`[syncro] requests_per_minute`): far above anything
+    /// a scenario spends, unless [`Stack::limit_syncro`] sets Syncro's real limit.
+    requests_per_minute: u32,
     tuning_text: String,
     sim: Option<Proc>,
     ingest: Option<Proc>,
@@ -39,7 +42,8 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Starts the simulator (no rate limit) and ingest for scenario `name`.
+    /// Starts the simulator (no rate limit, until [`Stack::limit_syncro`]) and ingest for
+    /// scenario `name`.
     pub async fn start(
         name: &str,
         work: &Path,
@@ -66,6 +70,7 @@ impl Stack {
             bin: bin.to_path_buf(),
             redis_url: redis_url.to_string(),
             redis_section: None,
+            requests_per_minute: 10_000,
             tuning_text: format!(
                 "retry_tiers_secs = {}\nprefetch = {}\nlock_lease_secs = {}\n",
                 tuning.retry_tiers_secs, tuning.prefetch, tuning.lock_lease_secs
@@ -126,6 +131,20 @@ impl Stack {
         self.write_config("relayctl", "127.0.0.1:0", 0)
     }
 
+    /// Syncro's real limit: the simulator answers 429 beyond `per_minute` requests in any
+    /// 60 s (from all workers together: they share one address), and workers started from now
+    /// on share a budget of `per_minute`.
+    pub async fn limit_syncro(&mut self, per_minute: u32) -> anyhow::Result<()> {
+        self.admin(
+            reqwest::Method::PATCH,
+            "/_admin/options",
+            Some(serde_json::json!({"rate_limit_per_minute": per_minute})),
+        )
+        .await?;
+        self.requests_per_minute = per_minute;
+        Ok(())
+    }
+
     /// Workers started from now on use these `[redis]` keys instead of the run's Redis URL.
     pub fn use_redis_section(&mut self, section: String) {
         self.redis_section = Some(section);
@@ -162,7 +181,7 @@ format = "canonical"
 [syncro]
 url = "{sim}/api/v1"
 token = "{SIM_TOKEN}"
-requests_per_minute = 10000
+requests_per_minute = {per_minute}
 request_timeout_ms = 3000
 
 [processor]
@@ -177,6 +196,7 @@ drain_timeout_secs = 10
                 .clone()
                 .unwrap_or_else(|| format!("url = \"{}\"", self.redis_url)),
             sim = self.sim_url,
+            per_minute = self.requests_per_minute,
             tuning = self.tuning_text,
         )
     }

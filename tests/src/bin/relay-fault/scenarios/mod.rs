@@ -1,7 +1,7 @@
 //! The scenarios: each builds its own [`Stack`], does its damage, waits with a deadline for
 //! the outcome a user would check, and returns one [`Row`]. This file holds what they share
 //! (sending a paced load, watching Syncro, the row); one file per kind of damage:
-//! [`processor`] (1. SIGKILLs), [`broker`] (2. the RabbitMQ node restarted), [`redis`] (3. Redis
+//! [`processor`] (1. SIGKILLs, 7. a SIGKILL at Syncro's real rate limit), [`broker`] (2. the RabbitMQ node restarted), [`redis`] (3. Redis
 //! restarted with its data, 5. Redis restarted empty, 6. a Sentinel failover), [`syncro`] (4.
 //! Syncro misbehaving).
 
@@ -11,7 +11,7 @@ mod redis;
 mod syncro;
 
 pub use broker::broker_restarted;
-pub use processor::processor_killed;
+pub use processor::{processor_killed, processor_killed_at_budget};
 pub use redis::{redis_emptied, redis_restarted, sentinel_failover};
 pub use syncro::syncro_misbehaving;
 
