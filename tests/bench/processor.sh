@@ -18,8 +18,9 @@
 #   tests/bench/processor.sh budget       3 workers, 180 requests/min, 2 minutes of more work than
 #                                         the budget allows: 429s and the share of the budget used
 #   tests/bench/processor.sh dlq          relayctl reading 10,000 dead letters: time and peak RSS
-#   tests/bench/processor.sh held         one worker's RSS idle and holding `prefetch` alerts that
-#                                         wait for their notes: the memory each held alert costs
+#   tests/bench/processor.sh held         one worker's RSS idle and holding `prefetch` (10,000) alerts
+#                                         that wait for their notes: the memory each held alert
+#                                         costs, in the worker and in Redis
 #   tests/bench/processor.sh all
 set -euo pipefail
 RELAY_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -224,15 +225,16 @@ dlq_tools() {
 
 held() {
     # 100 tickets first, with the budget open; then a worker whose budget is 1 request a minute
-    # takes 2,000 alerts for those tickets: each waits in the coalescer for its note's
-    # admission, as in a storm under Syncro's limit. RSS idle, then once it holds `prefetch`.
+    # takes `prefetch` alerts for those tickets: each is held (unacknowledged) while its
+    # group's note waits for the budget, as in a storm under Syncro's limit. The worker's RSS
+    # idle, then once it holds them all; and what the held alerts' entries cost in Redis.
     start_stack 0 1 10000
     storm 100 100 >/dev/null
     for pid in "${WORKER_PIDS[@]}"; do
         kill -TERM "$pid"
         for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     done
-    local prefetch=${BENCH_PREFETCH:-2000}
+    local prefetch=${BENCH_PREFETCH:-10000}
     sed -e 's/^metrics_listen = .*/metrics_listen = "127.0.0.1:19191"/' \
         -e 's/^requests_per_minute = .*/requests_per_minute = 1/' \
         -e "s/^prefetch = .*/prefetch = $prefetch/" \
@@ -242,22 +244,24 @@ held() {
     WORKER_PIDS=($!)
     for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$INGEST_PORT/readyz" >/dev/null 2>&1 && curl -fs http://127.0.0.1:19191/readyz >/dev/null 2>&1 && break; sleep 0.1; done
     sleep 2
-    local idle held_kb n=0
+    local idle held_kb n=0 redis_before redis_after
     idle=$(awk '/VmRSS/ {print $2}' "/proc/${WORKER_PIDS[0]}/status")
+    redis_before=$(redis-cli info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r')
     "$BIN/relayctl" storm --url "http://127.0.0.1:$INGEST_PORT" --secret-env RELAY_DEMO_SECRET \
         --alerts "$prefetch" --subjects 100 --batch 100 --concurrency 4 >/dev/null
-    for _ in $(seq 1 300); do
-        n=$(curl -fs http://127.0.0.1:19191/metrics | awk '/^relay_processor_in_flight / {print $2}')
+    for _ in $(seq 1 600); do
+        n=$(curl -fs http://127.0.0.1:19191/metrics | awk '/^relay_processor_held / {print $2}')
         [ "${n:-0}" -ge "$prefetch" ] && break
         sleep 0.2
     done
     sleep 3
     held_kb=$(awk '/VmRSS/ {print $2}' "/proc/${WORKER_PIDS[0]}/status")
+    redis_after=$(redis-cli info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r')
     stop_all
     cleanup_prefix "$PREFIX"
-    echo "| prefetch | alerts held | RSS idle MB | RSS holding them MB | per held alert KB |"
-    echo "|---|---|---|---|---|"
-    python3 -c "i, h, n = $idle, $held_kb, ${n:-0}; print(f'| $prefetch | {n} | {i/1024:.1f} | {h/1024:.1f} | {(h-i)/max(n,1):.1f} |')"
+    echo "| prefetch | alerts held | RSS idle MB | RSS holding them MB | per held alert KB | Redis per held alert KB |"
+    echo "|---|---|---|---|---|---|"
+    python3 -c "i, h, n, rb, ra = $idle, $held_kb, ${n:-0}, $redis_before, $redis_after; print(f'| $prefetch | {n} | {i/1024:.1f} | {h/1024:.1f} | {(h-i)/max(n,1):.2f} | {(ra-rb)/1024/max(n,1):.2f} |')"
 }
 
 case "${1:-all}" in

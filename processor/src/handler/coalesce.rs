@@ -118,6 +118,8 @@ enum Event<F: Flush> {
     /// Release every waiting entry (shutdown); answered once they are released and the
     /// calls under way have ended.
     ReleaseAll(oneshot::Sender<()>),
+    /// Stop the calls under way (shutdown, once their time is up), as a crash would.
+    AbortCalls,
 }
 
 /// How the coalescer batches.
@@ -179,6 +181,12 @@ impl<F: Flush> Coalescer<F> {
         }
     }
 
+    /// Stops the calls still under way (after [`Coalescer::release_all`] gave up waiting for
+    /// them): what they took is settled by their intents, as after a crash.
+    pub async fn abort_calls(&self) {
+        let _ = self.tx.send(Event::AbortCalls).await;
+    }
+
     /// Entries gathered in batches and not yet taken by a flush.
     pub async fn pending(&self) -> usize {
         let (tx, rx) = oneshot::channel();
@@ -196,6 +204,8 @@ struct Waiting<F: Flush> {
     due_at: Instant,
     /// A flush of this key is running (at most one per key).
     flushing: bool,
+    /// The running flush's task, to stop it at shutdown.
+    call: Option<tokio::task::AbortHandle>,
 }
 
 struct Batcher<F: Flush> {
@@ -271,6 +281,7 @@ impl<F: Flush> Batcher<F> {
                     head,
                     due_at,
                     flushing: false,
+                    call: None,
                 });
                 if batch.entries.is_empty() && !batch.flushing {
                     batch.due_at = due_at;
@@ -307,6 +318,7 @@ impl<F: Flush> Batcher<F> {
                 let now = Instant::now();
                 if let Some(batch) = self.batches.get_mut(&key) {
                     batch.flushing = false;
+                    batch.call = None;
                     if batch.entries.is_empty() {
                         self.batches.remove(&key);
                     } else if batch.entries.len() >= self.batching.max_entries {
@@ -317,6 +329,16 @@ impl<F: Flush> Batcher<F> {
             }
             Event::Pending(reply) => {
                 let _ = reply.send(self.batches.values().map(|b| b.entries.len()).sum());
+            }
+            Event::AbortCalls => {
+                for batch in self.batches.values_mut() {
+                    if let Some(call) = batch.call.take() {
+                        call.abort();
+                    }
+                    batch.flushing = false;
+                }
+                self.batches.retain(|_, b| !b.entries.is_empty());
+                self.answer_drain_when_idle();
             }
             Event::ReleaseAll(done) => {
                 let waiting: Vec<F::Item> = self
@@ -366,10 +388,11 @@ impl<F: Flush> Batcher<F> {
         };
         let sink = self.sink.clone();
         let events = self.events.clone();
-        tokio::spawn(async move {
+        let call = tokio::spawn(async move {
             sink.flush(flush).await;
             let _ = events.send(Event::Flushed(key)).await;
         });
+        batch.call = Some(call.abort_handle());
     }
 
     /// Up to `max_entries` of the key's batch, oldest first.

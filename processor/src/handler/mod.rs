@@ -223,6 +223,12 @@ impl Handler {
     pub async fn release_held(&self) {
         self.groups.release_all().await;
     }
+
+    /// Stops the calls still under way (shutdown, after the drain time): as after a crash,
+    /// their intents and the group leases' expiry settle what they had begun.
+    pub async fn stop_calls(&self) {
+        self.groups.abort_calls().await;
+    }
 }
 
 /// How long a claim lives without its holder's death being noticed: as long as an alert can

@@ -1,8 +1,9 @@
 //! The worker loop: take messages from the work queue, let the [`Handler`] settle each, and
 //! acknowledge, retry or dead-letter it.
 //!
-//! - Up to `prefetch` messages are unacknowledged at once (`basic.qos`). Each delivery's task
-//!   ends once the handler settled the alert or *held* it in its group's batch; a held alert
+//! - Up to `prefetch` messages are unacknowledged at once (`basic.qos`), and up to
+//!   [`DECIDING`] are being decided. Each delivery's task ends once the handler settled the
+//!   alert or *held* it in its group's batch; a held alert
 //!   is acknowledged by the batch's call once its effect is in Syncro (`handler::held`), so
 //!   the queue drains as fast as alerts arrive while Syncro's budget sets the pace of calls.
 //! - A message is acknowledged only once its effect is in Syncro (or it is a duplicate, or
@@ -35,9 +36,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use syncro::{classify, Disposition, SyncroError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+/// Deliveries decided at once (held alerts do not count: their task has ended).
+const DECIDING: usize = 64;
 /// 429 answers handled by waiting in place before the message goes to a retry tier.
 const IN_PLACE_429_RETRIES: u32 = 3;
 /// Longest a publish of a retry or dead-letter copy may wait for its confirm.
@@ -59,6 +63,7 @@ impl Consumer {
         let prefetch = settings.prefetch;
         let queue = this.broker.topology().work_queue();
         let mut tasks = JoinSet::new();
+        let deciding = Arc::new(Semaphore::new(DECIDING));
         loop {
             // Wait for the broker (it reconnects by itself).
             let connected = tokio::select! {
@@ -77,6 +82,10 @@ impl Consumer {
                 }
             };
             tracing::info!(queue = %queue, prefetch, "consuming");
+            // A delivery is taken from the consumer only with a permit: at most `DECIDING`
+            // alerts are decided at once, however fast a storm arrives (the rest wait in the
+            // client's buffer, small, instead of as half-decided alerts).
+            let mut permit: Option<OwnedSemaphorePermit> = None;
             loop {
                 tokio::select! {
                     _ = &mut shutdown => {
@@ -84,7 +93,11 @@ impl Consumer {
                         let _ = consumption.cancel().await;
                         // Held alerts go back to the queue for the other workers at once;
                         // the calls under way get the drain time.
-                        let _ = tokio::time::timeout(drain, this.handler.release_held()).await;
+                        let released = tokio::time::timeout(drain, this.handler.release_held()).await;
+                        if released.is_err() {
+                            tracing::warn!("drain bound reached with Syncro calls under way; stopping them (their intents settle them)");
+                            this.handler.stop_calls().await;
+                        }
                         let drained = tokio::time::timeout(drain, async {
                             while tasks.join_next().await.is_some() {}
                         })
@@ -97,10 +110,17 @@ impl Consumer {
                         return Ok(());
                     }
                     Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-                    delivery = consumption.consumer.next() => match delivery {
+                    acquired = deciding.clone().acquire_owned(), if permit.is_none() => {
+                        permit = acquired.ok();
+                    }
+                    delivery = consumption.consumer.next(), if permit.is_some() => match delivery {
                         Some(Ok(delivery)) => {
                             let this = this.clone();
-                            tasks.spawn(async move { this.process(delivery).await });
+                            let permit = permit.take();
+                            tasks.spawn(async move {
+                                this.process(delivery).await;
+                                drop(permit);
+                            });
                         }
                         Some(Err(e)) => {
                             tracing::warn!(error = %e, "consumer failed; consuming again after reconnect");

@@ -17,7 +17,9 @@
 //! - [`enrich`]: contracts and devices on new tickets.
 //! - [`parking`]: parked unmapped alerts, their release, and reloading with SIGHUP.
 //! - [`lease`]: leases and their holders' presence in Redis.
-//! - [`ratelimit`]: who shares the fleet-wide Syncro budget.
+//! - [`ratelimit`]: who shares the fleet-wide Syncro budget, and who goes first.
+//! - [`budget`]: the budget spent on what matters end to end: new incidents first, a storm
+//!   held cheaply and carried in one call per group, held alerts handed over on shutdown.
 //! - [`billing`]: billable-user counts through ingest and the monthly sync onto invoices.
 //! - [`security`]: secrets never logged, metrics on localhost, slow or huge requests bounded.
 //! - [`redis_tls`]: Redis over TLS: the CA bundle, client certificates, refused servers, and
@@ -41,6 +43,7 @@
 
 mod alertmanager;
 mod billing;
+mod budget;
 mod enrich;
 mod ingest;
 mod ingest_process;
