@@ -56,7 +56,7 @@ where
     .instrument(span.clone())
     .await;
     let _entered = span.enter();
-    record_outcome(state, label, &result);
+    record_outcome(state, source, label, &result);
     result
 }
 
@@ -102,14 +102,20 @@ pub(crate) async fn publish(state: &AppState, messages: &[Outgoing]) -> Result<(
     Ok(())
 }
 
-/// Counts a request by source and outcome and logs how it ended (inside the request's span).
-fn record_outcome(state: &AppState, label: &str, result: &Result<HttpResponse, ApiError>) {
-    match result {
-        Ok(response) => {
-            state.metrics.count_request(label, "accepted");
-            tracing::debug!(status = response.status().as_u16(), "accepted");
+/// Counts a request by source and outcome and logs how it ended (inside the request's span;
+/// an accepted request is logged by its route, which knows what it accepted).
+fn record_outcome(
+    state: &AppState,
+    source: Option<&Source>,
+    label: &str,
+    result: &Result<HttpResponse, ApiError>,
+) {
+    match (result, source) {
+        (Ok(_), Some(source)) => {
+            source.counters.accepted_requests.inc();
         }
-        Err(error) => {
+        (Ok(_), None) => state.metrics.count_request(label, crate::metrics::ACCEPTED),
+        (Err(error), _) => {
             state.metrics.count_request(label, error.code);
             if error.status.is_server_error() {
                 tracing::warn!(code = error.code, "request not accepted: {}", error.message);
@@ -132,14 +138,21 @@ fn check_content_type(request: &HttpRequest) -> Result<(), ApiError> {
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    if essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    // Compared without case, in place: no lowercase copy per request.
+    let starts = |prefix: &str| {
+        essence
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    };
+    let ends = |suffix: &str| {
+        essence
+            .len()
+            .checked_sub(suffix.len())
+            .and_then(|at| essence.get(at..))
+            .is_some_and(|s| s.eq_ignore_ascii_case(suffix))
+    };
+    if essence.eq_ignore_ascii_case("application/json") || (starts("application/") && ends("+json"))
     {
         Ok(())
     } else {

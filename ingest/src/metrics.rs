@@ -22,6 +22,20 @@ pub struct SourceLabels {
     pub source: String,
 }
 
+/// The `outcome` label of a request that was accepted.
+pub const ACCEPTED: &str = "accepted";
+
+/// One source's series of the families in [`Metrics`]; a clone shares the series.
+#[derive(Clone, Debug, Default)]
+pub struct SourceCounters {
+    /// `requests{source, outcome="accepted"}`.
+    pub accepted_requests: Counter,
+    /// `alerts_accepted{source}`.
+    pub alerts_accepted: Counter,
+    /// `billable_counts_accepted{source}`.
+    pub counts_accepted: Counter,
+}
+
 pub struct Metrics {
     pub registry: Registry,
     /// Webhook requests by source and outcome.
@@ -88,6 +102,27 @@ impl Metrics {
         }
     }
 
+    /// The counters of one configured source, looked up once so a request does not build
+    /// label strings and search the families to count itself.
+    pub fn for_source(&self, source: &str) -> SourceCounters {
+        let labels = SourceLabels {
+            source: source.to_string(),
+        };
+        SourceCounters {
+            accepted_requests: self
+                .requests
+                .get_or_create(&RequestLabels {
+                    source: source.to_string(),
+                    outcome: ACCEPTED.to_string(),
+                })
+                .clone(),
+            alerts_accepted: self.alerts_accepted.get_or_create(&labels).clone(),
+            counts_accepted: self.counts_accepted.get_or_create(&labels).clone(),
+        }
+    }
+
+    /// Counts a request by source and outcome (the path of refusals; an accepted request of a
+    /// configured source counts through its [`SourceCounters`]).
     pub fn count_request(&self, source: &str, outcome: &str) {
         self.requests
             .get_or_create(&RequestLabels {

@@ -37,6 +37,7 @@ pub async fn run(
         connection_name: format!("alert-relay ingest ({})", settings.prefix),
     });
     let tolerance = settings.ingest.timestamp_tolerance_secs;
+    let metrics = Arc::new(Metrics::new());
     let sources = settings
         .sources
         .iter()
@@ -47,6 +48,7 @@ pub async fn run(
                     name: name.clone(),
                     verifier: Verifier::new(source, tolerance),
                     format: FormatOptions::new(source),
+                    counters: metrics.for_source(name),
                 },
             )
         })
@@ -55,7 +57,7 @@ pub async fn run(
     let state = web::Data::new(AppState {
         sources,
         broker: broker.clone(),
-        metrics: Arc::new(Metrics::new()),
+        metrics,
         max_body_bytes: ingest.max_body_bytes,
         body_timeout: Duration::from_millis(ingest.body_timeout_ms),
         confirm_timeout: Duration::from_millis(settings.amqp.confirm_timeout_ms),

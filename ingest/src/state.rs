@@ -2,7 +2,7 @@
 //! built once by [`crate::startup`] and handed to the routes.
 
 use crate::formats::FormatOptions;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, SourceCounters};
 use crate::verify::Verifier;
 use secrecy::SecretString;
 use shared::amqp::Broker;
@@ -19,6 +19,8 @@ pub struct Source {
     pub verifier: Verifier,
     /// How this sender's body turns into canonical alerts.
     pub format: FormatOptions,
+    /// This source's series of the request and acceptance counters.
+    pub counters: SourceCounters,
 }
 
 /// What every request handler shares.

@@ -54,7 +54,7 @@ pub fn encode(message: &AlertMessage, routing_key: &str) -> Result<Outgoing, ser
     Ok(Outgoing {
         routing_key: routing_key.to_string(),
         message_id: message.message_id(),
-        body: serde_json::to_vec(message)?,
+        body: to_json(message)?,
         headers: vec![
             (SCHEMA_HEADER, HeaderValue::Int(SCHEMA_VERSION)),
             (SOURCE_HEADER, HeaderValue::Str(message.source.clone())),
@@ -69,13 +69,24 @@ pub fn encode_count(message: &CountMessage) -> Result<Outgoing, serde_json::Erro
     Ok(Outgoing {
         routing_key: BILLABLE_USERS_KEY.to_string(),
         message_id: message.message_id(),
-        body: serde_json::to_vec(message)?,
+        body: to_json(message)?,
         headers: vec![
             (SCHEMA_HEADER, HeaderValue::Int(SCHEMA_VERSION)),
             (SOURCE_HEADER, HeaderValue::Str(message.source.clone())),
         ],
     })
 }
+
+/// A message body as JSON, written into a buffer sized for a typical alert message so it
+/// is not grown (and copied) several times on the way, as `serde_json::to_vec`'s would be.
+fn to_json(message: &impl serde::Serialize) -> Result<Vec<u8>, serde_json::Error> {
+    let mut body = Vec::with_capacity(TYPICAL_BODY_BYTES);
+    serde_json::to_writer(&mut body, message)?;
+    Ok(body)
+}
+
+/// Room reserved for a message body: a canonical alert with its envelope is ~1 KB.
+const TYPICAL_BODY_BYTES: usize = 1024;
 
 /// Reads an alert message; the error says why it cannot be (it goes into [`ERROR_HEADER`]
 /// when the message is dead-lettered as undecodable).

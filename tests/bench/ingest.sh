@@ -5,17 +5,27 @@
 # in the same run. Prints alerts/s, latency, ingest's peak RSS, the ratio to the baseline,
 # and checks that the number of 202 answers equals the number of queued messages.
 #   tests/bench/ingest.sh [DURATION_SECONDS]
+# CONNECTIONS (64), BENCH_LOG (info): the load and ingest's log level. To compare builds in
+# alternating rounds, BENCH_BIN_DIR (a directory holding ingest, relayctl and bench-baseline;
+# nothing is built then) and INGEST_BIN (the ingest binary measured) override the release
+# build of this tree. BENCH_PERF=FILE records a CPU profile of ingest under the load
+# (`perf record`, call graphs from DWARF unwinding) into FILE, for `perf report -i FILE`.
 set -euo pipefail
 RELAY_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 export RELAY_ROOT
 # shellcheck source=../../deploy/lib/services.sh
 source "$RELAY_ROOT/deploy/lib/services.sh"
 DURATION=${1:-10}
-ensure_rabbitmq
+# A broker given by RELAY_AMQP_URL is someone else's to run (BENCH_BROKER_PID: its process,
+# for its CPU figure); otherwise the local one is started when needed.
+[ -n "${RELAY_AMQP_URL:-}" ] || ensure_rabbitmq
 ensure_command wrk wrk
 cd "$RELAY_ROOT"
-cargo build --release --quiet -p ingest -p relayctl -p relay-tests --bins
-BIN="$RELAY_ROOT/target/release"
+if [ -z "${BENCH_BIN_DIR:-}" ]; then
+    cargo build --release --quiet -p ingest -p relayctl -p relay-tests --bins
+fi
+BIN=${BENCH_BIN_DIR:-$RELAY_ROOT/target/release}
+INGEST_BIN=${INGEST_BIN:-$BIN/ingest}
 WORK=$(mktemp -d)
 PREFIX="bench-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export BENCH_SECRET="whsec_$(head -c 32 /dev/urandom | base64 -w0)"
@@ -39,8 +49,11 @@ run_wrk() { # port label
     grep '^RESULT ' "$WORK/$2.wrk" | sed 's/^RESULT //' | grep . ||
         { cat "$WORK/$2.wrk" >&2; die "wrk against $2 printed no result"; }
 }
+# CPU time (user + system, clock ticks) a process has used so far; 0 when there is none.
+cpu_ticks() { [ -n "$1" ] && awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+BROKER_PID=${BENCH_BROKER_PID:-$(pgrep -x -o beam.smp || true)}
 json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
-queued() { "$BIN/relayctl" queues --amqp-url "$AMQP_URL" "$1" | awk '{print $2}'; }
+queued() { timeout 20 "$BIN/relayctl" queues --amqp-url "$AMQP_URL" "$1" | awk '{print $2}'; }
 settle() { # queue expected
     local n
     for _ in $(seq 1 50); do n=$(queued "$1"); [ "$n" = "$2" ] && break; sleep 0.2; done
@@ -50,9 +63,12 @@ settle() { # queue expected
 say "baseline: minimal HMAC-check + publish-with-confirm handler"
 BASELINE_PORT=$BASE_PORT BASELINE_QUEUE="$PREFIX.baseline" AMQP_URL=$AMQP_URL \
     BASELINE_SECRET=$BENCH_SECRET "$BIN/bench-baseline" &
-PIDS+=($!)
+BASELINE_PID=$!
+PIDS+=($BASELINE_PID)
 for _ in $(seq 1 100); do port_open $BASE_PORT && break; sleep 0.1; done
+BASE_CPU0=$(cpu_ticks $BASELINE_PID) BROKER_CPU0=$(cpu_ticks "$BROKER_PID")
 BASE=$(run_wrk $BASE_PORT baseline)
+BASE_CPU=$(($(cpu_ticks $BASELINE_PID) - BASE_CPU0)) BASE_BROKER_CPU=$(($(cpu_ticks "$BROKER_PID") - BROKER_CPU0))
 BASE_Q=$(settle "$PREFIX.baseline" "$(json "$BASE" accepted)")
 
 say "ingest"
@@ -69,20 +85,30 @@ listen = "127.0.0.1:$INGEST_PORT"
 verify = "standard-webhooks"
 secrets_env = ["BENCH_SECRET"]
 EOT
-"$BIN/ingest" --config "$WORK/relay.toml" 2>"$WORK/ingest.log" &
+"$INGEST_BIN" --config "$WORK/relay.toml" 2>"$WORK/ingest.log" &
 INGEST_PID=$!
 PIDS+=($INGEST_PID)
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$INGEST_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 RSS_IDLE=$(awk '/VmRSS/ {print $2}' "/proc/$INGEST_PID/status")
+if [ -n "${BENCH_PERF:-}" ]; then
+    ensure_command perf linux-perf
+    perf record -q -e cpu-clock -F 499 --call-graph dwarf,16384 -p "$INGEST_PID" -o "$BENCH_PERF" &
+    PERF_PID=$!
+fi
+ING_CPU0=$(cpu_ticks $INGEST_PID) BROKER_CPU0=$(cpu_ticks "$BROKER_PID")
 ING=$(run_wrk $INGEST_PORT ingest)
+ING_CPU=$(($(cpu_ticks $INGEST_PID) - ING_CPU0)) ING_BROKER_CPU=$(($(cpu_ticks "$BROKER_PID") - BROKER_CPU0))
+if [ -n "${BENCH_PERF:-}" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
 RSS_PEAK=$(awk '/VmHWM/ {print $2}' "/proc/$INGEST_PID/status")
 ING_Q=$(settle "$PREFIX.alerts.work" "$(json "$ING" accepted)")
 
-python3 - "$BASE" "$ING" "$BASE_Q" "$ING_Q" "$RSS_IDLE" "$RSS_PEAK" "$DURATION" "$CONNECTIONS" <<'PY'
+python3 - "$BASE" "$ING" "$BASE_Q" "$ING_Q" "$RSS_IDLE" "$RSS_PEAK" "$DURATION" "$CONNECTIONS" \
+    "$BASE_CPU" "$ING_CPU" "$BASE_BROKER_CPU" "$ING_BROKER_CPU" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 base, ing = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 base_q, ing_q, idle, peak = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 duration, connections = sys.argv[7], sys.argv[8]
+base_cpu, ing_cpu, base_broker, ing_broker, tck = (int(a) for a in sys.argv[9:14])
 print(f"\nwrk -t2 -c{connections} -d{duration}s, distinct signed alerts of ~600 bytes, quorum queues\n")
 print("| target | requests/s | p50 ms | p99 ms | 202s | queued | unanswered at stop | other answers | socket errors |")
 print("|---|---|---|---|---|---|---|---|---|")
@@ -94,6 +120,11 @@ for name, r, q in (("baseline (HMAC + publish/confirm)", base, base_q), ("ingest
     ok = ok and r["accepted"] <= q <= r["accepted"] + unanswered
 print(f"\ningest / baseline throughput ratio: {ing['rps'] / base['rps']:.2f}")
 print(f"ingest RSS: {idle / 1024:.1f} MB idle, {peak / 1024:.1f} MB peak")
+# CPU per request is steadier than requests/s on a shared machine: it does not depend on
+# how much of the cores the others left.
+per = lambda ticks, r: f"{1e6 * ticks / tck / max(r['requests'], 1):.0f}"
+print(f"CPU µs per request: baseline {per(base_cpu, base)}, ingest {per(ing_cpu, ing)}; "
+      f"RabbitMQ {per(base_broker, base)} (baseline's), {per(ing_broker, ing)} (ingest's)")
 print("every 202 queued, nothing queued beyond the requests in flight at stop:", "yes" if ok else "NO")
 sys.exit(0 if ok else 1)
 PY

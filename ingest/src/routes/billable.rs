@@ -9,7 +9,6 @@
 use crate::encoding::parse_json;
 use crate::error::ApiError;
 use crate::intake::{publish, verified_body, with_source};
-use crate::metrics::SourceLabels;
 use crate::state::{AppState, Source};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -63,12 +62,9 @@ async fn handle(
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     publish(state, &messages).await?;
-    state
-        .metrics
+    source
+        .counters
         .counts_accepted
-        .get_or_create(&SourceLabels {
-            source: source.name.clone(),
-        })
         .inc_by(messages.len() as u64);
     tracing::info!(counts = messages.len(), "billable-user counts accepted");
     Ok(HttpResponse::Accepted().json(Accepted {

@@ -10,10 +10,8 @@ use crate::intake::{publish, verified_body, with_source};
 use crate::state::{AppState, Source};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use shared::alert::Alert;
 use shared::amqp::topology::WORK_KEY;
-use shared::amqp::{HeaderValue, Outgoing};
-use shared::envelope::{self, ALERT_ID_HEADER};
+use shared::envelope;
 use shared::message::AlertMessage;
 
 #[derive(Serialize)]
@@ -29,12 +27,13 @@ pub async fn receive(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    // Only `alert_id` is recorded later (each record re-serialises the span's fields in the
+    // JSON log format): the request's alert count goes on its one "alerts accepted" line.
     let span = |label: &str| {
         tracing::info_span!(
             "webhook",
             source = %label,
             alert_id = tracing::field::Empty,
-            alerts = tracing::field::Empty,
         )
     };
     with_source(&state, &path, span, |source| {
@@ -52,50 +51,46 @@ async fn handle(
     let (proof, body, now) = verified_body(request, payload, state, source).await?;
     let alerts = source.format.parse(&proof, &body)?;
 
-    let span = tracing::Span::current();
-    span.record("alerts", alerts.len());
     if let [only] = alerts.as_slice() {
-        span.record("alert_id", only.id.as_str());
+        tracing::Span::current().record("alert_id", only.id.as_str());
     }
-    let messages = alerts
-        .into_iter()
-        .map(|alert| to_outgoing(&source.name, alert, now))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut alert_ids = Vec::with_capacity(alerts.len());
+    let mut messages = Vec::with_capacity(alerts.len());
+    for alert in alerts {
+        let message = AlertMessage::new(&source.name, alert, now);
+        messages.push(
+            envelope::encode(&message, WORK_KEY)
+                .map_err(|_| ApiError::internal("an alert could not be encoded"))?,
+        );
+        alert_ids.push(message.alert.id);
+    }
 
     publish(state, &messages).await?;
-    state
-        .metrics
+    source
+        .counters
         .alerts_accepted
-        .get_or_create(&crate::metrics::SourceLabels {
-            source: source.name.clone(),
-        })
         .inc_by(messages.len() as u64);
-    for message in &messages {
-        tracing::info!(alert_id = %alert_id_of(message), message_id = %message.message_id, "alert accepted");
-    }
+    let ids: Vec<String> = messages.into_iter().map(|m| m.message_id).collect();
+    log_accepted(&alert_ids, &ids);
     Ok(HttpResponse::Accepted().json(Accepted {
-        accepted: messages.len(),
-        ids: messages.into_iter().map(|m| m.message_id).collect(),
+        accepted: ids.len(),
+        ids,
     }))
 }
 
-/// The sender's alert id a message carries, for the log line of each accepted alert.
-fn alert_id_of(message: &Outgoing) -> &str {
-    message
-        .headers
-        .iter()
-        .find_map(|(k, v)| match (k, v) {
-            (&ALERT_ID_HEADER, HeaderValue::Str(id)) => Some(id.as_str()),
-            _ => None,
-        })
-        .unwrap_or_default()
-}
-
-fn to_outgoing(
-    source: &str,
-    alert: Alert,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Outgoing, ApiError> {
-    envelope::encode(&AlertMessage::new(source, alert, now), WORK_KEY)
-        .map_err(|_| ApiError::internal("an alert could not be encoded"))
+/// One line per request, however many alerts it carried: what an operator needs to trace an
+/// alert (its id, the message id it is queued under, when) without a line per alert. A
+/// batch's ids are listed in the order of the request.
+fn log_accepted(alert_ids: &[String], message_ids: &[String]) {
+    match (alert_ids, message_ids) {
+        ([alert_id], [message_id]) => {
+            tracing::info!(alerts = 1, %alert_id, %message_id, "alerts accepted");
+        }
+        _ => tracing::info!(
+            alerts = alert_ids.len(),
+            alert_ids = ?alert_ids,
+            message_ids = ?message_ids,
+            "alerts accepted"
+        ),
+    }
 }

@@ -113,12 +113,19 @@ secrets_env = ["TEST_DEMO_SECRET"]
             serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"))
         })
         .collect();
+    // One line per request, naming the alert and the message it is queued under.
     let accepted = lines
         .iter()
-        .find(|l| l["message"] == "alert accepted")
-        .unwrap_or_else(|| panic!("no 'alert accepted' line in {logs}"));
+        .find(|l| l["message"] == "alerts accepted")
+        .unwrap_or_else(|| panic!("no 'alerts accepted' line in {logs}"));
     assert_eq!(accepted["alert_id"], "evt-log-1");
+    assert_eq!(accepted["alerts"], 1);
+    assert_eq!(
+        accepted["message_id"],
+        shared::message::message_id("demo", "evt-log-1")
+    );
     assert_eq!(accepted["span"]["source"], "demo");
+    assert_eq!(accepted["span"]["alert_id"], "evt-log-1");
     let rejected = lines
         .iter()
         .find(|l| l["code"] == "signature_invalid")
