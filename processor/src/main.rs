@@ -83,7 +83,7 @@ async fn run(path: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    shared::telemetry::init(settings.log.format, &settings.log.level);
+    let _telemetry = shared::telemetry::init(settings.log.format, &settings.log.level);
     let reload_from = Some(path.to_path_buf());
     match processor::startup::run_reloadable(
         settings,

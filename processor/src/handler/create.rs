@@ -32,14 +32,15 @@ const CREATION_DOUBT: chrono::Duration = chrono::Duration::seconds(60);
 pub(crate) enum Created {
     /// This alert created the group's ticket.
     Ticket,
-    /// Another alert's creation may still land in Syncro, or this worker lost the lease:
-    /// wait, then look again.
+    /// Another alert's creation may still land in Syncro: wait, then look again.
     InDoubt,
     /// The group has a ticket already, and a pointer to it: made meanwhile, found after a
     /// creator's crash, or found open in Syncro.
     Exists,
     /// Every alert of the batch was released meanwhile: nothing to create.
     Nothing,
+    /// The group's lease turned out lost once the POST was admitted: nothing was posted.
+    LeaseLost,
 }
 
 impl Carrier {
@@ -78,7 +79,7 @@ impl Carrier {
             .post_ticket(job, held, &extra, admission, taken)
             .await?
         else {
-            return Ok(Created::InDoubt);
+            return Ok(Created::LeaseLost);
         };
         self.record_created(job, &ticket, &extra, taken).await?;
         // After the outcome is recorded: this follow-up can neither fail the alert nor

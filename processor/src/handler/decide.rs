@@ -146,6 +146,9 @@ impl Handler {
         )
         .await?;
         let Some(outcome) = found else {
+            // Not in Syncro: this copy does it afresh. The old intent goes, so that a call
+            // taking this alert's entries does not mistake it for an interrupted one.
+            s.store.clear_intents(&[job.message_id.as_str()]).await?;
             return Ok(false);
         };
         if let Handled::Created { ticket_id } = outcome {

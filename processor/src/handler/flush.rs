@@ -144,8 +144,8 @@ impl Carrier {
             match state {
                 Settlement::Done => done.push(entry),
                 Settlement::Failed => back.push(entry),
-                Settlement::Waiting if drained => back.push(entry),
-                Settlement::Waiting => waiting.push(entry),
+                Settlement::Waiting | Settlement::Interrupted if drained => back.push(entry),
+                Settlement::Waiting | Settlement::Interrupted => waiting.push(entry),
             }
         }
         held::settle_done(s, done).await;
@@ -208,7 +208,8 @@ impl Carrier {
                 let read = Priority::new(Class::Read, job.urgency(), flow_of(job));
                 let usable = with_priority(read, self.usable_ticket(group, job)).await?;
                 let Some(ticket_id) = usable else { continue };
-                match self.note(ticket_id, recovered, batch, taken).await {
+                match self.note(ticket_id, recovered, batch, taken, lease).await {
+                    Ok(false) => return self.lost_lease(batch, taken).await,
                     Err(HandleError::Syncro(e)) if e.is_not_found() && !vanished => {
                         tracing::info!(
                             ticket_id,
@@ -227,10 +228,22 @@ impl Carrier {
             let created = with_priority(create, self.create(batch, taken, lease)).await?;
             match created {
                 Created::InDoubt => tokio::time::sleep(Duration::from_millis(500)).await,
+                Created::LeaseLost => return self.lost_lease(batch, taken).await,
                 Created::Ticket | Created::Nothing => return self.made(batch).await,
                 Created::Exists => continue,
             }
         }
+    }
+
+    /// The group's lease was lost before the call's POST: what it took goes back to the
+    /// front of the group's list for the worker holding the lease now.
+    async fn lost_lease(&self, batch: &Batch<Self>, taken: &mut Taken) -> Result<Called> {
+        let entries: Vec<Pending> = taken.drain(..).map(|(p, _)| p).collect();
+        self.services
+            .store
+            .return_pending(&batch.key, &entries)
+            .await?;
+        Ok(Called::Busy)
     }
 
     /// The call is made: whether the group's list is empty now (read under the lease).
@@ -240,8 +253,9 @@ impl Carrier {
     }
 
     /// Takes the group's waiting alerts into `taken` (up to `coalesce_max_alerts` in all),
-    /// leaving out what a call must not post again: an alert listed twice (its message
-    /// came back while its entry still waited) or already settled.
+    /// leaving out what a call must not post: an alert listed twice (its message came back
+    /// while its entry still waited), already settled, or interrupted (another call took it
+    /// and died: its holder gives it back, and its next copy reads Syncro back first).
     pub(crate) async fn take_waiting(&self, batch: &Batch<Self>, taken: &mut Taken) -> Result<()> {
         let s = &self.services;
         let max = batch.head.config.worker.coalesce_max_alerts;

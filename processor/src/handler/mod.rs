@@ -177,7 +177,6 @@ impl Handler {
         message_id: &str,
         acker: &Acker,
     ) -> Result<Settled> {
-        let store = &self.services.store;
         if !Box::pin(self.claim(message_id)).await? {
             self.services.metrics.duplicates_skipped.inc();
             return Ok(Settled::Duplicate);
@@ -186,8 +185,7 @@ impl Handler {
         match result {
             Ok(Next::Held) => Ok(Settled::Held),
             other => {
-                // A claim that cannot be released expires by itself.
-                let _ = store.release_claims(&[message_id]).await;
+                self.release_claim(message_id).await;
                 other.map(|next| match next {
                     Next::Settled(settled) => settled,
                     Next::Held => Settled::Held,
@@ -210,6 +208,25 @@ impl Handler {
             if store.outcome(message_id).await?.is_some() {
                 return Ok(false);
             }
+        }
+    }
+
+    /// Releases this process's claim on `message_id`, waiting for Redis if it is down: the
+    /// alert's next attempt (after Redis is back, or its redelivery) would otherwise find this
+    /// process's claim and wait for it to expire.
+    async fn release_claim(&self, message_id: &str) {
+        let store = &self.services.store;
+        let mut backoff = shared::backoff::Backoff::new(
+            Duration::from_millis(100),
+            self.services
+                .config
+                .current()
+                .worker
+                .redis_retry_max_backoff(),
+        );
+        while let Err(e) = store.release_claims(&[message_id]).await {
+            tracing::warn!(error = %e, "cannot release the alert's claim (Redis); waiting");
+            backoff.wait().await;
         }
     }
 

@@ -14,7 +14,7 @@ use super::reconcile::references_on;
 use super::*;
 use crate::config::ResolvedAlert;
 use crate::plan::{self, Plan};
-use crate::store::{Handled, Intent};
+use crate::store::{Handled, Intent, Lease};
 use chrono::Utc;
 use std::collections::HashMap;
 use std::time::Instant;
@@ -30,26 +30,37 @@ impl Carrier {
     /// Posts the batch as one note on `ticket_id` (`recovered`: found in Syncro during a
     /// recovery), under the note class of the budget, fair across tickets. The alerts taken
     /// are added to `taken`.
+    ///
+    /// `false` when the group's lease turned out lost once the note was admitted (another
+    /// worker may be making the group's call): nothing was taken or posted.
     pub(crate) async fn note(
         &self,
         ticket_id: i64,
         recovered: bool,
         batch: &Batch<Carrier>,
         taken: &mut Taken,
-    ) -> Result<()> {
+        lease: &Lease,
+    ) -> Result<bool> {
         let job = &*batch.head;
         let priority = Priority::new(Class::Note, job.urgency(), format!("ticket:{ticket_id}"));
         with_priority(priority, async {
             let s = &self.services;
             let admission = s.syncro.admit(Route::AddComment).await;
+            if !s.store.renew(lease, job.config.worker.lock_lease()).await? {
+                tracing::warn!(
+                    ticket_id,
+                    "lost the group's lease before its note; looking again"
+                );
+                return Ok(false);
+            }
             self.take_waiting(batch, taken).await?;
             if recovered && taken.iter().any(|(p, _)| p.recovering) {
                 self.settle_already_in_syncro(ticket_id, taken).await?;
             }
-            if taken.is_empty() {
-                return Ok(());
+            if !taken.is_empty() {
+                post_note(s, ticket_id, admission, job, taken).await?;
             }
-            post_note(s, ticket_id, admission, job, taken).await
+            Ok(true)
         })
         .await
     }

@@ -57,7 +57,11 @@ pub enum Settlement {
     Done,
     /// Its group's call failed (`failed:{message id}`).
     Failed,
-    /// Neither yet.
+    /// A call took it and wrote its intent, and did not record the outcome (its worker died
+    /// mid-call, or the call is under way): only a redelivered copy may find out, by reading
+    /// Syncro back, whether it is there.
+    Interrupted,
+    /// None of these yet.
     Waiting,
 }
 
