@@ -29,7 +29,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    shared::telemetry::init(settings.log.format, &settings.log.level);
+    let _telemetry = shared::telemetry::init(settings.log.format, &settings.log.level);
     match serve(settings).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

@@ -69,7 +69,7 @@ async fn configured(path: Option<PathBuf>, command: Configured) -> ExitCode {
         Ok(context) => context,
         Err(error) => return config_failure(&error),
     };
-    shared::telemetry::init(context.settings.log.format, "warn");
+    shared::telemetry::init_unbuffered(context.settings.log.format, "warn");
     match command {
         Configured::Dlq(command) => dlq::run(context, command).await,
         Configured::Mappings(command) => mappings::run(context, command).await,
