@@ -182,7 +182,7 @@ say "a storm: 100 alerts with one subject"
     python3 -c '
 import json, sys
 r = json.load(sys.stdin)
-print("   %(sent)s alerts -> %(tickets)s ticket with %(comments)s comments (the first alert opens it, the rest are coalesced into notes); %(syncro_calls)s Syncro calls, %(duplicates)s duplicates, %(missing)s missing" % r)
+print("   %(sent)s alerts -> %(tickets)s ticket with %(comments)s comments (the alerts that arrived while it was being created ride in its first comment, the rest are gathered into notes); %(syncro_calls)s Syncro calls, %(duplicates)s duplicates, %(missing)s missing" % r)
 '
 
 cat <<EOT
