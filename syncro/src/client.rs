@@ -79,6 +79,8 @@ pub struct SyncroClient {
     root: String,
     token: SecretString,
     pub(crate) max_pages: u32,
+    /// How long a request may take before the client gives up on it.
+    request_timeout: Duration,
     observer: Option<Arc<dyn RequestObserver>>,
     gate: Option<Arc<dyn RequestGate>>,
 }
@@ -117,6 +119,12 @@ fn api_root(base_url: &str) -> Result<String> {
 }
 
 impl SyncroClient {
+    /// How long a request may take before the client gives up on it (so how long after it
+    /// was sent a request whose outcome is unknown may still be under way in Syncro).
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
     pub fn new(config: &ClientConfig) -> Result<Self> {
         let root = api_root(&config.base_url)?;
         let mut headers = HeaderMap::new();
@@ -133,6 +141,7 @@ impl SyncroClient {
             root,
             token: config.token.clone(),
             max_pages: config.max_pages.max(1),
+            request_timeout: config.request_timeout,
             observer: None,
             gate: None,
         })

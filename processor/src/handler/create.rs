@@ -14,9 +14,9 @@
 //! 5. [`Carrier::record_created`]: the group pointer and every alert's outcome, then the
 //!    contract follow-up, which can no longer fail the alerts.
 
+use super::carrier::{listed, taken_ids as ids, Carrier, Created, Taken};
 use super::coalesce::Batch;
 use super::enrich::Enrichment;
-use super::flush::{listed, taken_ids as ids, Carrier, Taken};
 use super::*;
 use crate::metrics::ResultLabels;
 use crate::plan::{self, Destination, Listed};
@@ -27,21 +27,6 @@ use syncro::{Admission, NewTicket, Route, Ticket};
 /// How long a creation whose outcome is unknown keeps other alerts of its group from
 /// creating a ticket of their own (the first alert's retry settles it sooner).
 const CREATION_DOUBT: chrono::Duration = chrono::Duration::seconds(60);
-
-/// What [`Handler::create`] concluded.
-pub(crate) enum Created {
-    /// This alert created the group's ticket.
-    Ticket,
-    /// Another alert's creation may still land in Syncro: wait, then look again.
-    InDoubt,
-    /// The group has a ticket already, and a pointer to it: made meanwhile, found after a
-    /// creator's crash, or found open in Syncro.
-    Exists,
-    /// Every alert of the batch was released meanwhile: nothing to create.
-    Nothing,
-    /// The group's lease turned out lost once the POST was admitted: nothing was posted.
-    LeaseLost,
-}
 
 impl Carrier {
     /// Creates the group's ticket for the batch; `held` is the group's lease, kept alive by

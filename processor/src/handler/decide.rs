@@ -10,6 +10,11 @@ use chrono::Utc;
 use shared::alert::AlertStatus;
 use shared::message::AlertMessage;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long after its client gave up a request may still land in Syncro (the server was
+/// still working on it).
+const LANDING_MARGIN: Duration = Duration::from_secs(5);
 
 /// What [`Handler::decide`] concluded.
 pub(crate) enum Next {
@@ -132,25 +137,41 @@ impl Handler {
 
     /// Whether an interrupted attempt of this alert (an intent left behind) turns out to
     /// have reached Syncro; its outcome is then recorded and nothing is posted again.
+    ///
+    /// An attempt whose outcome is unknown (Syncro timed out) may still land after the
+    /// client gave up: while its intent is younger than the request timeout and
+    /// [`LANDING_MARGIN`], the alert waits and reads Syncro again (after 1, 2, 4 ... s); once
+    /// the intent is older and Syncro still does not show it, the intent goes and this copy
+    /// does it afresh (a call taking the alert's entry would otherwise take it for an
+    /// interrupted one and leave it).
     async fn reconciled(&self, job: &Job) -> Result<bool> {
         let s = &self.services;
         let Some(intent) = s.store.intent(&job.message_id).await? else {
             return Ok(false);
         };
-        let found = reconcile(
-            s,
-            &intent,
-            &job.message_id,
-            job.customer_id,
-            &job.plan.subject,
-        )
-        .await?;
-        let Some(outcome) = found else {
-            // Not in Syncro: this copy does it afresh. The old intent goes, so that a call
-            // taking this alert's entries does not mistake it for an interrupted one.
-            s.store.clear_intents(&[job.message_id.as_str()]).await?;
-            return Ok(false);
+        let in_doubt = s.syncro.request_timeout() + LANDING_MARGIN;
+        let mut backoff = shared::backoff::Backoff::new(Duration::from_secs(1), in_doubt);
+        let outcome = loop {
+            let found = reconcile(
+                s,
+                &intent,
+                &job.message_id,
+                job.customer_id,
+                &job.plan.subject,
+            )
+            .await?;
+            if let Some(outcome) = found {
+                break outcome;
+            }
+            let age = (Utc::now() - intent.at()).to_std().unwrap_or_default();
+            if age >= in_doubt {
+                s.store.clear_intents(&[job.message_id.as_str()]).await?;
+                return Ok(false);
+            }
+            tokio::time::sleep(backoff.next_delay().min(in_doubt - age)).await;
         };
+        // The failure its call may have recorded is moot now.
+        let _ = s.store.take_failure(&job.message_id).await?;
         if let Handled::Created { ticket_id } = outcome {
             if s.store.group(&job.group_key).await?.is_none() {
                 let group = new_group(ticket_id, job.customer_id, &job.plan.subject);

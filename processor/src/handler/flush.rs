@@ -21,17 +21,12 @@
 //! fleet-wide meanwhile); any other failure is recorded for every alert the call took, or,
 //! when the call failed before taking any, for the alerts waiting then.
 
+use super::carrier::{taken_ids, Carrier, Created, Taken};
 use super::coalesce::{Batch, Flush};
-use super::create::Created;
-use super::enrich::Enricher;
 use super::held::{self, Held};
-use super::note::References;
-use super::reconcile::OpenTickets;
 use super::*;
 use crate::config::OnResolvedTicket;
 use crate::store::{Failure, GroupTicket, Lease, Pending, Settlement};
-use std::collections::HashMap;
-use std::sync::Mutex;
 use syncro::{classify, with_priority, Class, Priority, Ticket, TicketUpdate};
 
 /// How long a batch waits before looking again while another worker makes its group's call.
@@ -41,20 +36,6 @@ const BUSY_WAIT: Duration = Duration::from_millis(500);
 const AFTER_429: Duration = Duration::from_secs(5);
 /// How long a batch waits after a failed call or an unavailable Redis.
 const AFTER_FAILURE: Duration = Duration::from_secs(1);
-
-/// The alerts a call took from the group's list, with their texts.
-pub(crate) type Taken = Vec<(Pending, Arc<str>)>;
-
-/// Carries batches: creates tickets and posts notes.
-pub(crate) struct Carrier {
-    pub(crate) services: Arc<Services>,
-    /// Contracts and assets of new tickets (the asset cache lives here).
-    pub(crate) enrich: Enricher,
-    /// Recovered tickets' references, by ticket id ([`super::note`]).
-    pub(crate) references: Mutex<HashMap<i64, References>>,
-    /// Customers' open tickets, read once for many new groups ([`super::reconcile`]).
-    pub(crate) open: OpenTickets,
-}
 
 /// What became of the group's call.
 enum Called {
@@ -110,15 +91,6 @@ impl Flush for Carrier {
 }
 
 impl Carrier {
-    pub(crate) fn new(services: Arc<Services>) -> Carrier {
-        Carrier {
-            services,
-            enrich: Enricher::new(),
-            references: Default::default(),
-            open: OpenTickets::default(),
-        }
-    }
-
     /// Settles the alerts whose records say how (done: acknowledged; failed: given back);
     /// with `drained` (the group's list was empty after this worker's call), the alerts
     /// neither recorded nor waiting any more are given back too. Returns the alerts still
@@ -345,22 +317,4 @@ fn resolved_within(ticket: &Ticket, window: Duration) -> bool {
         }
         None => true,
     }
-}
-
-/// The message ids of the alerts a call took.
-pub(crate) fn taken_ids(taken: &Taken) -> Vec<&str> {
-    taken.iter().map(|(p, _)| p.message_id.as_str()).collect()
-}
-
-/// The alerts a call took, as a comment lists them.
-pub(crate) fn listed(taken: &Taken) -> Vec<crate::plan::Listed<'_>> {
-    taken
-        .iter()
-        .map(|(p, text)| crate::plan::Listed {
-            alert_id: &p.alert_id,
-            message_id: &p.message_id,
-            occurred_at: p.occurred_at,
-            text,
-        })
-        .collect()
 }

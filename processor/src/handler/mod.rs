@@ -30,6 +30,7 @@
 //! outcome. A crash between the two is what reconciliation resolves, using the
 //! `relay-ref: <message id>` line every comment carries for each of its alerts.
 
+mod carrier;
 pub mod coalesce;
 mod create;
 mod decide;
@@ -41,8 +42,8 @@ mod reconcile;
 
 pub(crate) use held::error_kind;
 
+use carrier::Carrier;
 use decide::Next;
-use flush::Carrier;
 use note::comment;
 use reconcile::{find_created_ticket, open_group_ticket, reconcile};
 

@@ -8,8 +8,8 @@
 //! references are read once per worker and kept for [`REFERENCES_KEPT`]; what is posted
 //! afterwards is recorded in Redis as usual.
 
+use super::carrier::{listed, taken_ids as ids, Carrier, Taken};
 use super::coalesce::Batch;
-use super::flush::{listed, taken_ids as ids, Carrier, Taken};
 use super::reconcile::references_on;
 use super::*;
 use crate::config::ResolvedAlert;
@@ -22,9 +22,6 @@ use syncro::{with_priority, Admission, Class, NewComment, Priority, Route, Ticke
 
 /// How long a recovered ticket's references, read from Syncro, are trusted.
 const REFERENCES_KEPT: Duration = Duration::from_secs(3600);
-
-/// The message ids a recovered ticket's comments carried when they were read, and when.
-pub(crate) type References = (Instant, Arc<HashMap<String, i64>>);
 
 impl Carrier {
     /// Posts the batch as one note on `ticket_id` (`recovered`: found in Syncro during a

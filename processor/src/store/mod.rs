@@ -81,6 +81,15 @@ pub enum Intent {
     },
 }
 
+impl Intent {
+    /// When the POST was about to be made.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Intent::CreateTicket { at, .. } | Intent::AddNote { at, .. } => *at,
+        }
+    }
+}
+
 /// The ticket a group points at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupTicket {
