@@ -57,7 +57,6 @@ impl Handler {
             plan,
             config,
             recovering: check_in.recovering,
-            epoch: check_in.epoch,
         };
         if self.reconciled(&job).await? {
             return Ok(Next::Settled(Settled::Reconciled));

@@ -131,8 +131,6 @@ pub(crate) struct Job {
     pub(crate) config: Arc<ProcessorConfig>,
     /// Redis lost its data recently ([`crate::store::CheckIn::recovering`]).
     pub(crate) recovering: bool,
-    /// The store's epoch at check-in ([`crate::store::CheckIn::epoch`]).
-    pub(crate) epoch: Option<String>,
 }
 
 impl Job {

@@ -115,9 +115,11 @@ impl OpenTickets {
         };
         // One read per customer at a time: the groups of a storm wait for the first.
         let mut snapshot = slot.lock().await;
+        // The store's epoch now, not at the batch head's check-in: a batch may have waited
+        // across a loss of Redis's data.
+        let epoch = s.store.epoch().await?;
         if let Some(kept) = snapshot.as_ref() {
-            if kept.at.elapsed() < SNAPSHOT_KEPT && kept.epoch.is_some() && kept.epoch == job.epoch
-            {
+            if kept.at.elapsed() < SNAPSHOT_KEPT && kept.epoch.is_some() && kept.epoch == epoch {
                 return Ok(kept.tickets.clone());
             }
         }
@@ -140,7 +142,7 @@ impl OpenTickets {
         let tickets = complete.then(|| Arc::new(tickets));
         *snapshot = Some(Snapshot {
             at: std::time::Instant::now(),
-            epoch: job.epoch.clone(),
+            epoch,
             tickets: tickets.clone(),
         });
         Ok(tickets)

@@ -61,6 +61,16 @@ impl Store {
         })
     }
 
+    /// The `epoch` marker now (`None` while it is missing: Redis lost its data and no
+    /// check-in has noticed yet).
+    pub async fn epoch(&self) -> Result<Option<String>> {
+        let mut conn = self.conn().await?;
+        Ok(redis::cmd("GET")
+            .arg(self.key(&["epoch"]))
+            .query_async(&mut conn)
+            .await?)
+    }
+
     /// Starts a recovery: the window first, then the marker, so no worker ever sees a new
     /// marker without the window. Several workers may find the loss at once; the one that
     /// writes the marker says so.
