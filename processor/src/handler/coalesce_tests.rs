@@ -41,42 +41,39 @@ impl Flush for Recorder {
 
 type Started = Arc<std::sync::atomic::AtomicUsize>;
 
-fn start(
-    batching: Batching,
-    open: bool,
-) -> (
-    Coalescer<Recorder>,
-    Log,
-    Log,
-    tokio::sync::watch::Sender<bool>,
-) {
-    let (c, log, released, gate, _) = start_counting(batching, open);
-    (c, log, released, gate)
+/// A coalescer over a [`Recorder`], and what a test reads of it or steers.
+struct Rig {
+    c: Coalescer<Recorder>,
+    /// The calls, with what each carried.
+    log: Log,
+    /// The entries released.
+    released: Log,
+    /// Opens the gate every flush waits at before it takes its batch.
+    gate: tokio::sync::watch::Sender<bool>,
+    /// How many flushes started.
+    started: Started,
 }
 
-fn start_counting(
-    batching: Batching,
-    open: bool,
-) -> (
-    Coalescer<Recorder>,
-    Log,
-    Log,
-    tokio::sync::watch::Sender<bool>,
-    Started,
-) {
-    let (gate_tx, gate) = tokio::sync::watch::channel(open);
+fn start(batching: Batching, open: bool) -> Rig {
+    let (gate, gate_rx) = tokio::sync::watch::channel(open);
     let (log, released) = (Log::default(), Log::default());
     let started = Started::default();
-    let coalescer = Coalescer::start(
+    let c = Coalescer::start(
         batching,
         Recorder {
             log: log.clone(),
-            gate,
+            gate: gate_rx,
             released: released.clone(),
             started: started.clone(),
         },
     );
-    (coalescer, log, released, gate_tx, started)
+    Rig {
+        c,
+        log,
+        released,
+        gate,
+        started,
+    }
 }
 
 fn batching(window_ms: u64, max: usize) -> Batching {
@@ -100,7 +97,7 @@ async fn until(log: &Log, calls: usize) -> Vec<(String, Vec<u32>)> {
 
 #[tokio::test]
 async fn entries_of_one_key_within_the_window_share_one_call_with_the_first_head() {
-    let (c, log, _, _gate) = start(batching(100, 100), true);
+    let Rig { c, log, .. } = start(batching(100, 100), true);
     for (key, head, item) in [
         ("g1", "a", 1),
         ("g1", "b", 2),
@@ -123,7 +120,7 @@ async fn entries_of_one_key_within_the_window_share_one_call_with_the_first_head
 #[tokio::test]
 async fn a_new_group_is_due_at_once_and_what_arrives_while_it_waits_rides_along() {
     // An hour-long window: only `due_now` can make the first call go.
-    let (c, log, _, gate) = start(batching(3_600_000, 100), false);
+    let Rig { c, log, gate, .. } = start(batching(3_600_000, 100), false);
     c.submit("new".into(), Arc::new("h"), 1, true).await;
     for i in 2..=4 {
         c.submit("new".into(), Arc::new("h"), i, false).await;
@@ -140,7 +137,7 @@ async fn a_new_group_is_due_at_once_and_what_arrives_while_it_waits_rides_along(
 
 #[tokio::test]
 async fn a_full_batch_is_due_without_waiting_for_the_window_and_calls_are_bounded() {
-    let (c, log, _, _gate) = start(batching(3_600_000, 2), true);
+    let Rig { c, log, .. } = start(batching(3_600_000, 2), true);
     for i in 1..=4 {
         c.submit("k".into(), Arc::new("h"), i, false).await;
     }
@@ -156,7 +153,14 @@ async fn a_full_batch_is_due_without_waiting_for_the_window_and_calls_are_bounde
 
 #[tokio::test]
 async fn entries_held_too_long_are_released_not_lost() {
-    let (c, log, released, _gate) = start(
+    // The gate stays closed (kept, not dropped): no call may take the entry.
+    let Rig {
+        c,
+        log,
+        released,
+        gate: _gate,
+        ..
+    } = start(
         Batching {
             window: Duration::from_secs(3600),
             max_entries: 100,
@@ -175,7 +179,13 @@ async fn entries_held_too_long_are_released_not_lost() {
 
 #[tokio::test]
 async fn shutdown_releases_what_waits_and_waits_for_the_calls_under_way() {
-    let (c, log, released, gate, started) = start_counting(batching(3_600_000, 100), false);
+    let Rig {
+        c,
+        log,
+        released,
+        gate,
+        started,
+    } = start(batching(3_600_000, 100), false);
     // One call under way (due at once, held at the gate before it takes), one waiting.
     c.submit("new".into(), Arc::new("h"), 1, true).await;
     c.submit("old".into(), Arc::new("h"), 2, false).await;

@@ -27,7 +27,7 @@ use super::held::{self, Held};
 use super::*;
 use crate::config::OnResolvedTicket;
 use crate::store::{Failure, GroupTicket, Lease, Pending, Settlement};
-use syncro::{classify, with_priority, Class, Priority, Ticket, TicketUpdate};
+use syncro::{with_priority, Class, Priority, Ticket, TicketUpdate};
 
 /// How long a batch waits before looking again while another worker makes its group's call.
 const BUSY_WAIT: Duration = Duration::from_millis(500);
@@ -140,8 +140,7 @@ impl Carrier {
             .await;
         let result = match result {
             Err(HandleError::Syncro(e)) if e.status() == Some(429) => {
-                let entries: Vec<Pending> = taken.drain(..).map(|(p, _)| p).collect();
-                s.store.return_pending(&batch.key, &entries).await?;
+                self.return_taken(batch, taken).await?;
                 Err(HandleError::Syncro(e))
             }
             Err(HandleError::Syncro(e)) => {
@@ -151,12 +150,9 @@ impl Carrier {
                     let max = batch.head.config.worker.coalesce_max_alerts;
                     *taken = s.store.take_pending(&batch.key, max).await?;
                 }
-                let failure = Failure {
-                    kind: held::error_kind(&e),
-                    why: e.to_string(),
-                    retryable: classify(&e).is_retryable(),
-                };
-                s.store.record_failures(&taken_ids(taken), &failure).await?;
+                s.store
+                    .record_failures(&taken_ids(taken), &Failure::of(&e))
+                    .await?;
                 Err(HandleError::Syncro(e))
             }
             other => other,
@@ -207,15 +203,21 @@ impl Carrier {
         }
     }
 
-    /// The group's lease was lost before the call's POST: what it took goes back to the
-    /// front of the group's list for the worker holding the lease now.
+    /// The group's lease was lost before the call's POST: what it took goes back for the
+    /// worker holding the lease now.
     async fn lost_lease(&self, batch: &Batch<Self>, taken: &mut Taken) -> Result<Called> {
+        self.return_taken(batch, taken).await?;
+        Ok(Called::Busy)
+    }
+
+    /// Puts what a call took and did not post back at the front of the group's list.
+    async fn return_taken(&self, batch: &Batch<Self>, taken: &mut Taken) -> Result<()> {
         let entries: Vec<Pending> = taken.drain(..).map(|(p, _)| p).collect();
         self.services
             .store
             .return_pending(&batch.key, &entries)
             .await?;
-        Ok(Called::Busy)
+        Ok(())
     }
 
     /// The call is made: whether the group's list is empty now (read under the lease).

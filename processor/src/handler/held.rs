@@ -55,21 +55,13 @@ pub(crate) async fn settle_done(s: &Services, entries: Vec<Held>) {
     }
 }
 
-/// Releases the claims and gives the messages back to the queue. The claims are released
-/// first, waiting for Redis if it is down: a copy delivered while this process's claim
-/// stands would wait for the claim to expire.
+/// Releases the claims (waiting for Redis if it is down: [`release_claims_waiting`]), then
+/// gives the messages back to the queue.
 pub(crate) async fn give_back(s: &Services, entries: Vec<Held>) {
     if entries.is_empty() {
         return;
     }
-    let mut backoff = shared::backoff::Backoff::new(
-        std::time::Duration::from_millis(100),
-        s.config.current().worker.redis_retry_max_backoff(),
-    );
-    while let Err(e) = s.store.release_claims(&ids(&entries)).await {
-        tracing::warn!(error = %e, "cannot release the claims of alerts given back (Redis); waiting");
-        backoff.wait().await;
-    }
+    release_claims_waiting(s, &ids(&entries)).await;
     s.metrics.held.dec_by(entries.len() as i64);
     let requeue = BasicNackOptions {
         requeue: true,
@@ -82,11 +74,17 @@ pub(crate) async fn give_back(s: &Services, entries: Vec<Held>) {
     }
 }
 
-/// A short, stable label for the kind of a Syncro failure.
-pub(crate) fn error_kind(error: &syncro::SyncroError) -> String {
-    match error.status() {
-        Some(status) => format!("syncro_{status}"),
-        None => format!("syncro_{}", error.kind().as_str()),
+/// Releases this process's claims on `message_ids`, waiting for Redis if it is down: a copy
+/// delivered while a claim of this process stands (the alert's retry, its redelivery) would
+/// wait for the claim to expire.
+pub(crate) async fn release_claims_waiting(s: &Services, message_ids: &[&str]) {
+    let mut backoff = shared::backoff::Backoff::new(
+        std::time::Duration::from_millis(100),
+        s.config.current().worker.redis_retry_max_backoff(),
+    );
+    while let Err(e) = s.store.release_claims(message_ids).await {
+        tracing::warn!(error = %e, "cannot release alerts' claims (Redis); waiting");
+        backoff.wait().await;
     }
 }
 

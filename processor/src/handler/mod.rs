@@ -40,8 +40,6 @@ mod held;
 mod note;
 mod reconcile;
 
-pub(crate) use held::error_kind;
-
 use carrier::Carrier;
 use decide::Next;
 use note::comment;
@@ -181,16 +179,14 @@ impl Handler {
             return Ok(Settled::Duplicate);
         }
         let result = Box::pin(self.decide(message, message_id, acker)).await;
-        match result {
-            Ok(Next::Held) => Ok(Settled::Held),
-            other => {
-                self.release_claim(message_id).await;
-                other.map(|next| match next {
-                    Next::Settled(settled) => settled,
-                    Next::Held => Settled::Held,
-                })
-            }
+        // A held alert keeps its claim: its batch releases it once the alert is settled.
+        if !matches!(result, Ok(Next::Held)) {
+            held::release_claims_waiting(&self.services, &[message_id]).await;
         }
+        result.map(|next| match next {
+            Next::Settled(settled) => settled,
+            Next::Held => Settled::Held,
+        })
     }
 
     /// Claims `message_id`; `false` once another copy has settled it.
@@ -207,25 +203,6 @@ impl Handler {
             if store.outcome(message_id).await?.is_some() {
                 return Ok(false);
             }
-        }
-    }
-
-    /// Releases this process's claim on `message_id`, waiting for Redis if it is down: the
-    /// alert's next attempt (after Redis is back, or its redelivery) would otherwise find this
-    /// process's claim and wait for it to expire.
-    async fn release_claim(&self, message_id: &str) {
-        let store = &self.services.store;
-        let mut backoff = shared::backoff::Backoff::new(
-            Duration::from_millis(100),
-            self.services
-                .config
-                .current()
-                .worker
-                .redis_retry_max_backoff(),
-        );
-        while let Err(e) = store.release_claims(&[message_id]).await {
-            tracing::warn!(error = %e, "cannot release the alert's claim (Redis); waiting");
-            backoff.wait().await;
         }
     }
 

@@ -34,6 +34,20 @@ pub struct Failure {
     pub retryable: bool,
 }
 
+impl Failure {
+    /// A Syncro failure as recorded: its label, what Syncro said, whether a retry may help.
+    pub fn of(error: &syncro::SyncroError) -> Failure {
+        Failure {
+            kind: match error.status() {
+                Some(status) => format!("syncro_{status}"),
+                None => format!("syncro_{}", error.kind().as_str()),
+            },
+            why: error.to_string(),
+            retryable: syncro::classify(error).is_retryable(),
+        }
+    }
+}
+
 impl Store {
     /// This process's claim token: the same for every claim, so held alerts carry none.
     fn claim_token(&self) -> String {

@@ -27,10 +27,6 @@ pub struct CheckIn {
     pub outcome: Option<Handled>,
     /// Redis lost its data within the recovery horizon: Syncro may hold what Redis forgot.
     pub recovering: bool,
-    /// The `epoch` marker as read (`None` when this check-in found it missing): a loss of
-    /// Redis's data changes it, so what was learnt of Syncro under one epoch (the open
-    /// tickets of a customer, `handler::reconcile`) is not trusted under the next.
-    pub epoch: Option<String>,
 }
 
 impl Store {
@@ -47,7 +43,7 @@ impl Store {
                 .query_async(&mut conn)
                 .await?;
         let outcome = done.map(|r| serde_json::from_str(&r)).transpose()?;
-        let recovering = match &epoch {
+        let recovering = match epoch {
             Some(_) => until.is_some_and(|until| until > Utc::now().timestamp_millis()),
             None => {
                 self.declare_loss(&mut conn, horizon).await?;
@@ -57,12 +53,12 @@ impl Store {
         Ok(CheckIn {
             outcome,
             recovering,
-            epoch,
         })
     }
 
     /// The `epoch` marker now (`None` while it is missing: Redis lost its data and no
-    /// check-in has noticed yet).
+    /// check-in has noticed yet). A loss changes it, so what was learnt of Syncro under one
+    /// epoch (a customer's open tickets, `handler::reconcile`) is not trusted under the next.
     pub async fn epoch(&self) -> Result<Option<String>> {
         let mut conn = self.conn().await?;
         Ok(redis::cmd("GET")

@@ -35,7 +35,7 @@ use shared::message::AlertMessage;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use syncro::{classify, Disposition, SyncroError};
+use syncro::{classify, Disposition};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -204,11 +204,7 @@ impl Consumer {
             // `handle_patiently` waits for Redis rather than give up on it.
             Err(HandleError::Store(_)) => {}
             Err(HandleError::Syncro(e)) => {
-                let failure = SyncroFailure {
-                    kind: error_kind(&e),
-                    why: e.to_string(),
-                    retryable: classify(&e).is_retryable(),
-                };
+                let failure = SyncroFailure::of(&e);
                 Box::pin(self.fail(delivery, headers, attempts, &failure)).await;
             }
             Err(HandleError::Failed(failure)) => {
@@ -397,11 +393,6 @@ impl Consumer {
             }
         }
     }
-}
-
-/// A short, stable label for the kind of a Syncro failure.
-fn error_kind(error: &SyncroError) -> String {
-    crate::handler::error_kind(error)
 }
 
 /// A copy of the delivery for the retry, dead-letter or parked queue (or back to work); see

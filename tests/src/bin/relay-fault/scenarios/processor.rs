@@ -71,26 +71,32 @@ pub async fn processor_killed(run: &mut Run<'_>) -> anyhow::Result<Row> {
     r.dead = dead_letters(&stack).await?.len();
     r.remarks
         .push(format!("{kills} SIGKILLs, 2 worker slots, prefetch 2000"));
+    let late = seen.present() != seen_after.present();
+    check_storm(&mut r, left, late, sizes.kill_subjects, &sent, alerts.len());
+    stack.stop().await;
+    Ok(r)
+}
+
+/// What both storms here check once they settled: remarks on what was left queued and on
+/// alerts still arriving after the first full count (`late`); failures for a ticket count
+/// other than one per subject, messages left queued, and alerts ingest refused.
+fn check_storm(r: &mut Row, left: u64, late: bool, subjects: usize, sent: &Sent, alerts: usize) {
     r.remarks.push(format!("left queued: {left}"));
-    if seen.present() != seen_after.present() {
+    if late {
         r.remarks
             .push("alerts still arriving after the first full count".into());
     }
-    if r.tickets != sizes.kill_subjects {
-        r.failures.push(format!(
-            "{} tickets for {} subjects",
-            r.tickets, sizes.kill_subjects
-        ));
+    if r.tickets != subjects {
+        r.failures
+            .push(format!("{} tickets for {subjects} subjects", r.tickets));
     }
     if left > 0 {
         r.failures.push(format!("{left} messages left queued"));
     }
-    if sent.accepted.len() != alerts.len() {
+    if sent.accepted.len() != alerts {
         r.failures
             .push(format!("ingest refused alerts: {}", sent.answers_text()));
     }
-    stack.stop().await;
-    Ok(r)
 }
 
 /// Syncro's documented limit (180 requests a minute per address), and the workers' budget in
@@ -178,28 +184,19 @@ pub async fn processor_killed_at_budget(run: &mut Run<'_>) -> anyhow::Result<Row
         "Syncro calls {}, 429s {throttled}",
         counters["total"]
     ));
-    r.remarks.push(format!("left queued: {left}"));
-    if seen.present() != seen_after.present() {
-        r.remarks
-            .push("alerts still arriving after the first full count".into());
-    }
-    if r.tickets != sizes.budget_subjects {
-        r.failures.push(format!(
-            "{} tickets for {} subjects",
-            r.tickets, sizes.budget_subjects
-        ));
-    }
+    let late = seen.present() != seen_after.present();
+    check_storm(
+        &mut r,
+        left,
+        late,
+        sizes.budget_subjects,
+        &sent,
+        alerts.len(),
+    );
     if throttled > 0 {
         r.failures.push(format!(
             "{throttled} 429s: the fleet overspent Syncro's limit"
         ));
-    }
-    if left > 0 {
-        r.failures.push(format!("{left} messages left queued"));
-    }
-    if sent.accepted.len() != alerts.len() {
-        r.failures
-            .push(format!("ingest refused alerts: {}", sent.answers_text()));
     }
     stack.stop().await;
     Ok(r)
