@@ -84,9 +84,11 @@ const SNAPSHOT_PAGES: u32 = 2;
 /// Each customer's open tickets, read once for many new groups: a storm of new subjects costs
 /// one list call per customer and worker, not one per group.
 ///
-/// A snapshot is trusted for [`SNAPSHOT_KEPT`], and only under the store epoch it was read
-/// in: a ticket created after it by this fleet has its pointer in Redis (looked at first),
-/// unless Redis lost its data, which changes the epoch and so refreshes the snapshot.
+/// A snapshot is trusted for [`SNAPSHOT_KEPT`]: a ticket created after it by this fleet has
+/// its pointer in Redis (looked at first), unless Redis lost that pointer. So it is trusted
+/// only under the store epoch it was read in (a loss of Redis's data changes the epoch) and
+/// the Redis master it was read under (a failover to a replica may lose the last writes,
+/// pointers included, and keep the epoch marker).
 #[derive(Default)]
 pub(crate) struct OpenTickets {
     customers: std::sync::Mutex<HashMap<i64, Arc<tokio::sync::Mutex<Option<Snapshot>>>>>,
@@ -95,6 +97,8 @@ pub(crate) struct OpenTickets {
 struct Snapshot {
     at: std::time::Instant,
     epoch: Option<String>,
+    /// The store's master generation ([`crate::store::Store::master_generation`]).
+    master: u64,
     /// `None`: more open tickets than a snapshot holds.
     tickets: Option<Arc<Vec<Ticket>>>,
 }
@@ -118,8 +122,10 @@ impl OpenTickets {
         // The store's epoch now, not at the batch head's check-in: a batch may have waited
         // across a loss of Redis's data.
         let epoch = s.store.epoch().await?;
+        let master = s.store.master_generation();
         if let Some(kept) = snapshot.as_ref() {
-            if kept.at.elapsed() < SNAPSHOT_KEPT && kept.epoch.is_some() && kept.epoch == epoch {
+            let same_store = kept.epoch.is_some() && kept.epoch == epoch && kept.master == master;
+            if kept.at.elapsed() < SNAPSHOT_KEPT && same_store {
                 return Ok(kept.tickets.clone());
             }
         }
@@ -143,6 +149,7 @@ impl OpenTickets {
         *snapshot = Some(Snapshot {
             at: std::time::Instant::now(),
             epoch,
+            master,
             tickets: tickets.clone(),
         });
         Ok(tickets)

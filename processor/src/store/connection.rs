@@ -173,6 +173,12 @@ impl Store {
         &self.holders
     }
 
+    /// Moves on each time the sentinels name another master (always 0 without Sentinel):
+    /// what was read under one master may not hold under the next.
+    pub fn master_generation(&self) -> u64 {
+        self.connector.generation()
+    }
+
     pub(crate) fn connector(&self) -> &Arc<Connector> {
         &self.connector
     }
