@@ -21,7 +21,7 @@ use super::*;
 use crate::metrics::ResultLabels;
 use crate::plan::{self, Destination, Listed};
 use crate::store::{text_hash, Creating, GroupTicket, Handled, Intent, Lease};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use syncro::{Admission, NewTicket, Route, Ticket};
 
 /// How long a creation whose outcome is unknown keeps other alerts of its group from
@@ -92,19 +92,10 @@ impl Carrier {
             return Ok(Some(Created::Exists));
         }
         let Some(previous) = s.store.creating(&job.group_key).await? else {
-            return self.open_in_syncro(job).await;
+            return self.open_in_syncro(job, None).await;
         };
-        // The creator's own alert is in this batch (it came back after its worker died):
-        // nobody else will settle the question, so this batch does, as the creator would.
-        let creator = previous.message_id.clone();
-        if previous.message_id == job.message_id
-            || batch.holds(move |h| *h.message_id == *creator).await
-            || s.store
-                .is_pending(&job.group_key, &previous.message_id)
-                .await?
-        {
-            return self.open_in_syncro(job).await;
-        }
+        // Syncro first: the creation may have made its ticket and lost the pointer's write
+        // (Redis went away between the POST and the record).
         let found = find_created_ticket(
             s,
             previous.customer_id,
@@ -121,18 +112,33 @@ impl Carrier {
             s.metrics.reconciled.inc();
             return Ok(Some(Created::Exists));
         }
-        if Utc::now() - previous.at < CREATION_DOUBT {
+        // The creator's own alert is in this batch (it came back after its worker died or
+        // its call failed): nobody else will settle the question, so this batch does, as
+        // the creator would.
+        let creator = previous.message_id.clone();
+        let ours = previous.message_id == job.message_id
+            || batch.holds(move |h| *h.message_id == *creator).await
+            || s.store
+                .is_pending(&job.group_key, &previous.message_id)
+                .await?;
+        if !ours && Utc::now() - previous.at < CREATION_DOUBT {
             return Ok(Some(Created::InDoubt));
         }
-        self.open_in_syncro(job).await
+        // A snapshot read before that creation began cannot show its ticket.
+        self.open_in_syncro(job, Some(previous.at)).await
     }
 
     /// The group's open ticket in Syncro, pointed at again: one call, and only for a group
     /// Redis has no pointer for (the first alert of a new group pays it too).
-    async fn open_in_syncro(&self, job: &Job) -> Result<Option<Created>> {
+    /// `read_after`: a snapshot of the customer's open tickets read before then is read again.
+    async fn open_in_syncro(
+        &self,
+        job: &Job,
+        read_after: Option<DateTime<Utc>>,
+    ) -> Result<Option<Created>> {
         let s = &self.services;
         let window = job.config.grouping.window();
-        let found = open_group_ticket(s, &self.open, job, window).await?;
+        let found = open_group_ticket(s, &self.open, job, window, read_after).await?;
         let result = if found.is_some() { "found" } else { "none" };
         s.metrics
             .group_lookups

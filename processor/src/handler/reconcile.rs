@@ -77,6 +77,9 @@ pub(crate) async fn reconcile(
 
 /// How long a customer's open tickets, read once, answer for its new groups.
 const SNAPSHOT_KEPT: Duration = Duration::from_secs(60);
+/// How far two workers' clocks may disagree: a snapshot must have been read this much after
+/// a creation another worker began to be sure to show its ticket.
+const CLOCK_SKEW: chrono::Duration = chrono::Duration::seconds(2);
 /// Pages (of up to 100 tickets) read for a snapshot; a customer with more open tickets than
 /// that is asked once per group instead.
 const SNAPSHOT_PAGES: u32 = 2;
@@ -96,6 +99,8 @@ pub(crate) struct OpenTickets {
 
 struct Snapshot {
     at: std::time::Instant,
+    /// When the read began, by the wall clock (to compare with a creation's start).
+    read_at: chrono::DateTime<Utc>,
     epoch: Option<String>,
     /// The store's master generation ([`crate::store::Store::master_generation`]).
     master: u64,
@@ -104,9 +109,14 @@ struct Snapshot {
 }
 
 impl OpenTickets {
-    /// The customer's open tickets, read now or recently; `None` when there are too many
-    /// to keep.
-    async fn of(&self, s: &Services, job: &Job) -> Result<Option<Arc<Vec<Ticket>>>> {
+    /// The customer's open tickets, read now or recently (after `read_after` when given);
+    /// `None` when there are too many to keep.
+    async fn of(
+        &self,
+        s: &Services,
+        job: &Job,
+        read_after: Option<chrono::DateTime<Utc>>,
+    ) -> Result<Option<Arc<Vec<Ticket>>>> {
         let slot = {
             let mut customers = self.customers.lock().unwrap_or_else(|e| e.into_inner());
             customers.retain(|_, slot| {
@@ -125,10 +135,12 @@ impl OpenTickets {
         let master = s.store.master_generation();
         if let Some(kept) = snapshot.as_ref() {
             let same_store = kept.epoch.is_some() && kept.epoch == epoch && kept.master == master;
-            if kept.at.elapsed() < SNAPSHOT_KEPT && same_store {
+            let recent_enough = read_after.is_none_or(|after| kept.read_at > after + CLOCK_SKEW);
+            if kept.at.elapsed() < SNAPSHOT_KEPT && same_store && recent_enough {
                 return Ok(kept.tickets.clone());
             }
         }
+        let read_at = Utc::now();
         let filter = TicketFilter {
             customer_id: Some(job.customer_id),
             status: Some(NOT_CLOSED.to_string()),
@@ -148,6 +160,7 @@ impl OpenTickets {
         let tickets = complete.then(|| Arc::new(tickets));
         *snapshot = Some(Snapshot {
             at: std::time::Instant::now(),
+            read_at,
             epoch,
             master,
             tickets: tickets.clone(),
@@ -169,9 +182,10 @@ pub(crate) async fn open_group_ticket(
     open: &OpenTickets,
     job: &Job,
     window: Duration,
+    read_after: Option<chrono::DateTime<Utc>>,
 ) -> Result<Option<Ticket>> {
     let (customer_id, subject) = (job.customer_id, job.plan.subject.as_str());
-    let candidates = match open.of(s, job).await? {
+    let candidates = match open.of(s, job, read_after).await? {
         Some(tickets) => tickets,
         None => {
             let filter = TicketFilter {
