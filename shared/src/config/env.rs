@@ -3,6 +3,8 @@
 pub const CONFIG: &str = "RELAY_CONFIG";
 pub const AMQP_URL: &str = "RELAY_AMQP_URL";
 pub const REDIS_URL: &str = "RELAY_REDIS_URL";
+pub const POSTGRES_URL: &str = "RELAY_POSTGRES_URL";
+pub const OPERATOR_ADDR: &str = "RELAY_OPERATOR_ADDR";
 pub const REDIS_SENTINEL_PASSWORD: &str = "RELAY_REDIS_SENTINEL_PASSWORD";
 pub const INGEST_ADDR: &str = "RELAY_INGEST_ADDR";
 pub const PREFIX: &str = "RELAY_PREFIX";

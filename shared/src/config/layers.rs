@@ -48,6 +48,12 @@ impl Settings {
         if let Some(v) = env(env::REDIS_SENTINEL_PASSWORD) {
             self.redis.sentinel_password = Some(SecretString::from(v));
         }
+        if let Some(v) = env(env::POSTGRES_URL) {
+            self.postgres.url = SecretString::from(v);
+        }
+        if let Some(v) = env(env::OPERATOR_ADDR) {
+            self.operator.listen = v;
+        }
         if let Some(v) = env(env::INGEST_ADDR) {
             self.ingest.listen = v;
         }

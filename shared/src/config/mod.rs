@@ -33,6 +33,7 @@ pub use error::ConfigError;
 pub use layers::{process_env, EnvLookup};
 pub use secrets::redact_url;
 pub use settings::{
-    AmqpSettings, IngestSettings, LogFormat, LogSettings, PayloadFormat, ProcessorSections,
-    RedisSettings, Settings, SourceSettings, SyncroSettings, VerifyScheme,
+    AmqpSettings, IngestSettings, LogFormat, LogSettings, OperatorSettings, PayloadFormat,
+    PostgresSettings, ProcessorSections, RedisSettings, Settings, SourceSettings, SyncroSettings,
+    VerifyScheme,
 };

@@ -26,6 +26,12 @@ pub struct Settings {
     pub sources: BTreeMap<String, SourceSettings>,
     #[serde(default)]
     pub syncro: SyncroSettings,
+    /// Where the operator state lives (silences, pause, the trail, the audit log).
+    #[serde(default)]
+    pub postgres: PostgresSettings,
+    /// The operator API and the limits of what operators may set.
+    #[serde(default)]
+    pub operator: OperatorSettings,
     /// Sections the processor reads and validates itself; kept here so the file is parsed
     /// strictly by every binary.
     #[serde(flatten)]
@@ -253,6 +259,10 @@ pub struct SourceSettings {
     /// `alertmanager` only: the label holding the severity.
     #[serde(default = "default_severity_label")]
     pub severity_label: String,
+    /// When set, the source is expected to send an alert or a heartbeat
+    /// (`POST /v1/heartbeats/{source}`) at least this often; a longer silence opens a ticket.
+    #[serde(default)]
+    pub expected_interval_secs: Option<u64>,
 }
 
 impl SourceSettings {
@@ -268,6 +278,7 @@ impl SourceSettings {
             organization_label: default_organization_label(),
             default_organization: None,
             severity_label: default_severity_label(),
+            expected_interval_secs: None,
         }
     }
 }
@@ -318,6 +329,91 @@ impl Default for SyncroSettings {
             budget: None,
             connect_timeout_ms: 5_000,
             request_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// PostgreSQL, the store of the operator state. Every binary reaches it lazily: the alert path
+/// never waits for it (workers keep acting on the last state they read).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostgresSettings {
+    /// Connection URL; it may carry a password, so it is a secret (`RELAY_POSTGRES_URL`).
+    pub url: SecretString,
+    /// Schema holding this deployment's tables [the prefix, with every character other than
+    /// a letter, a digit or `_` turned into `_`], so several deployments (or tests) can share
+    /// one database.
+    pub schema: Option<String>,
+    /// Connections each process keeps at most.
+    pub max_connections: u32,
+    /// How long a connection attempt or a statement may take before it counts as failed.
+    pub timeout_ms: u64,
+    /// How often workers read the silences and the pause state again.
+    pub refresh_ms: u64,
+    /// How long each alert's trail is kept.
+    pub trail_retention_days: u32,
+    /// Trail steps a process keeps in memory while PostgreSQL is slow or away; beyond, steps
+    /// are dropped and counted (the trail then records the gap).
+    pub trail_buffer: usize,
+}
+
+impl Default for PostgresSettings {
+    fn default() -> Self {
+        PostgresSettings {
+            url: SecretString::from("postgres://postgres@127.0.0.1:5432/postgres"),
+            schema: None,
+            max_connections: 4,
+            timeout_ms: 3_000,
+            refresh_ms: 1_000,
+            trail_retention_days: 30,
+            trail_buffer: 50_000,
+        }
+    }
+}
+
+impl PostgresSettings {
+    /// The schema of this deployment: `schema`, or the prefix made a plain identifier.
+    pub fn schema_for(&self, prefix: &str) -> String {
+        self.schema.clone().unwrap_or_else(|| {
+            prefix
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        })
+    }
+}
+
+/// The operator API (`operator` binary) and the limits on what operators set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OperatorSettings {
+    /// Listen address of the operator API (`RELAY_OPERATOR_ADDR`).
+    pub listen: String,
+    /// Environment variable holding the read-only tokens, comma-separated, each optionally
+    /// `name:token` (the name is what the audit log shows).
+    pub read_tokens_env: String,
+    /// Environment variable holding the tokens that may also change things.
+    pub operate_tokens_env: String,
+    /// The longest a silence (one-off) or a maintenance window (recurring) may last.
+    pub silence_max_hours: u64,
+    /// Whether resolved alerts pass through a silence unless it says otherwise.
+    pub resolved_pass: bool,
+}
+
+impl Default for OperatorSettings {
+    fn default() -> Self {
+        OperatorSettings {
+            listen: "127.0.0.1:8081".into(),
+            read_tokens_env: "RELAY_OPERATOR_READ_TOKENS".into(),
+            operate_tokens_env: "RELAY_OPERATOR_OPERATE_TOKENS".into(),
+            silence_max_hours: 24 * 30,
+            resolved_pass: true,
         }
     }
 }

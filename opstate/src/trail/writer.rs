@@ -1,0 +1,267 @@
+//! The trail's writer: steps go into a bounded buffer that one task drains into PostgreSQL
+//! in batches (one INSERT per batch), so recording a step costs the alert path a channel
+//! send, never a wait. While PostgreSQL is away the task keeps its batch and retries; the
+//! buffer fills, then steps are dropped and counted, and the first write after the outage
+//! records a `trail_gap` step saying how many and when.
+//!
+//! The same task writes what silences suppressed ([`Hit`]s), aggregated per group, for the
+//! ticket a still-firing group gets when its silence ends.
+
+use super::{Event, Step};
+use crate::db::{Db, Result};
+use crate::store::silences::Hit;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Records at most this many per INSERT.
+const BATCH: usize = 1_000;
+
+enum Record {
+    Step(Event),
+    Hit(Hit),
+}
+
+/// What the writer has done, for metrics and status.
+#[derive(Debug, Default)]
+pub struct TrailStats {
+    /// Steps written to PostgreSQL.
+    pub written: AtomicU64,
+    /// Steps (and hits) dropped because the buffer was full.
+    pub dropped: AtomicU64,
+    /// Whether the last write failed (PostgreSQL away or slow).
+    pub failing: AtomicBool,
+}
+
+/// The sending side, cheap to clone; recording never waits.
+#[derive(Clone)]
+pub struct TrailWriter {
+    tx: Option<mpsc::Sender<Record>>,
+    stats: Arc<TrailStats>,
+}
+
+/// The task draining the buffer; [`TrailTask::finish`] writes what is left, within a deadline.
+pub struct TrailTask {
+    handle: JoinHandle<()>,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl TrailWriter {
+    /// Starts the writer with a buffer of `capacity` records.
+    pub fn start(db: Db, capacity: usize) -> (TrailWriter, TrailTask) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let stats = Arc::new(TrailStats::default());
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let handle = tokio::spawn(drain(db, rx, stopped, stats.clone()));
+        (
+            TrailWriter {
+                tx: Some(tx),
+                stats,
+            },
+            TrailTask { handle, stop },
+        )
+    }
+
+    /// A writer that records nothing (a binary run without PostgreSQL, some tests).
+    pub fn disabled() -> TrailWriter {
+        TrailWriter {
+            tx: None,
+            stats: Arc::new(TrailStats::default()),
+        }
+    }
+
+    pub fn record(&self, event: Event) {
+        self.send(Record::Step(event));
+    }
+
+    /// Records what a silence suppressed (aggregated per group by the writer).
+    pub fn hit(&self, hit: Hit) {
+        self.send(Record::Hit(hit));
+    }
+
+    fn send(&self, record: Record) {
+        let Some(tx) = &self.tx else { return };
+        if tx.try_send(record).is_err() {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn stats(&self) -> &Arc<TrailStats> {
+        &self.stats
+    }
+}
+
+impl TrailTask {
+    /// Writes what is buffered now (within `deadline`; later steps are not waited for) and
+    /// stops the task.
+    pub async fn finish(self, deadline: Duration) {
+        let _ = self.stop.send(());
+        let abort = self.handle.abort_handle();
+        if tokio::time::timeout(deadline, self.handle).await.is_err() {
+            abort.abort();
+            tracing::warn!("the trail's last steps were not written before the deadline");
+        }
+    }
+}
+
+async fn drain(
+    db: Db,
+    mut rx: mpsc::Receiver<Record>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+    stats: Arc<TrailStats>,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut reported_drops = 0u64;
+    let mut gap_since: Option<DateTime<Utc>> = None;
+    let mut stopping = false;
+    loop {
+        if stopping {
+            // What is buffered now, then stop.
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(record) => batch.push(record),
+                    Err(_) => break,
+                }
+            }
+            if batch.is_empty() {
+                return;
+            }
+        } else {
+            let received = tokio::select! {
+                n = rx.recv_many(&mut batch, BATCH) => n,
+                _ = &mut stop => {
+                    stopping = true;
+                    continue;
+                }
+            };
+            if received == 0 {
+                return;
+            }
+        }
+        let (mut steps, hits) = split(std::mem::take(&mut batch));
+        let dropped = stats.dropped.load(Ordering::Relaxed);
+        if dropped > reported_drops {
+            let mut gap = Event::new(Step::TrailGap, "", "");
+            gap.detail = serde_json::json!({
+                "dropped": dropped - reported_drops,
+                "since": gap_since.unwrap_or(gap.at),
+                "until": gap.at,
+            });
+            steps.push(gap);
+        }
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match write(&db, &steps, &hits).await {
+                Ok(()) => {
+                    if stats.failing.swap(false, Ordering::Relaxed) {
+                        tracing::info!("the trail is written again");
+                    }
+                    stats
+                        .written
+                        .fetch_add(steps.len() as u64, Ordering::Relaxed);
+                    reported_drops = dropped;
+                    if stats.dropped.load(Ordering::Relaxed) == reported_drops {
+                        // Nothing dropped since: the next gap starts afresh.
+                        gap_since = None;
+                    }
+                    break;
+                }
+                Err(e) => {
+                    if !stats.failing.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(error = %e, "cannot write the trail; keeping steps in memory (dropped and counted when the buffer is full)");
+                        gap_since = gap_since.or(Some(Utc::now()));
+                    }
+                    if stopping || rx.is_closed() {
+                        // Shutting down and PostgreSQL is away: what is left is lost.
+                        stats
+                            .dropped
+                            .fetch_add(steps.len() as u64, Ordering::Relaxed);
+                        return;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
+
+fn split(records: Vec<Record>) -> (Vec<Event>, Vec<Hit>) {
+    let mut steps = Vec::with_capacity(records.len());
+    let mut hits = Vec::new();
+    for record in records {
+        match record {
+            Record::Step(e) => steps.push(e),
+            Record::Hit(h) => hits.push(h),
+        }
+    }
+    (steps, hits)
+}
+
+async fn write(db: &Db, steps: &[Event], hits: &[Hit]) -> Result<()> {
+    let mut tx = db.pool().begin().await?;
+    if !steps.is_empty() {
+        let col = |f: fn(&Event) -> Option<String>| steps.iter().map(f).collect::<Vec<_>>();
+        sqlx::query(
+            "INSERT INTO trail (at, message_id, source, sender_id, organization, ticket_id,
+                                ticket_number, step, detail)
+             SELECT at, message_id, source, sender_id, organization, ticket_id, ticket_number,
+                    step, COALESCE(detail::jsonb, '{}'::jsonb)
+               FROM UNNEST($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[],
+                           $6::int8[], $7::text[], $8::text[], $9::text[])
+                 AS t(at, message_id, source, sender_id, organization, ticket_id,
+                      ticket_number, step, detail)",
+        )
+        .bind(steps.iter().map(|e| e.at).collect::<Vec<_>>())
+        .bind(
+            steps
+                .iter()
+                .map(|e| e.message_id.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(steps.iter().map(|e| e.source.clone()).collect::<Vec<_>>())
+        .bind(col(|e| e.sender_id.clone()))
+        .bind(col(|e| e.organization.clone()))
+        .bind(steps.iter().map(|e| e.ticket_id).collect::<Vec<_>>())
+        .bind(col(|e| e.ticket_number.clone()))
+        .bind(steps.iter().map(|e| e.step.as_str()).collect::<Vec<_>>())
+        .bind(col(|e| (!e.detail.is_null()).then(|| e.detail.to_string())))
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !hits.is_empty() {
+        crate::store::silences::record_hits(&mut tx, &aggregate(hits)).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One hit per group and window: counts summed, first and last seen, the newest firing
+/// alert kept, firing as of the newest alert.
+fn aggregate(hits: &[Hit]) -> Vec<Hit> {
+    let mut groups: HashMap<(uuid::Uuid, DateTime<Utc>, &str), Hit> = HashMap::new();
+    for hit in hits {
+        let key = (hit.silence_id, hit.window_start, hit.group_key.as_str());
+        match groups.get_mut(&key) {
+            None => {
+                groups.insert(key, hit.clone());
+            }
+            Some(sum) => {
+                sum.count += hit.count;
+                sum.first_at = sum.first_at.min(hit.first_at);
+                if hit.last_at >= sum.last_at {
+                    sum.last_at = hit.last_at;
+                    sum.firing = hit.firing;
+                    if hit.firing {
+                        sum.message = hit.message.clone();
+                    }
+                }
+            }
+        }
+    }
+    groups.into_values().collect()
+}
