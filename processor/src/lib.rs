@@ -11,7 +11,9 @@
 //!   leases, unmapped organizations) and the fleet-wide Syncro budget;
 //! - [`config`]: every section of the configuration file, validated with every problem at
 //!   once; reload on SIGHUP; the online check against the Syncro account;
-//! - [`billing`]: billable-user counts and the monthly sync onto recurring invoices.
+//! - [`billing`]: billable-user counts and the monthly sync onto recurring invoices;
+//! - [`steer`]: the operator state (silences, pause, the trail) as a worker sees it, and the
+//!   fleet's duties (the ticket of each group a silence held, once it ends).
 //!
 //! Around them: [`startup`] wires a worker together, [`cli`] holds the `check-config` and
 //! `explain` subcommands, [`metrics`] the Prometheus metrics, [`template`] the `{placeholder}`
@@ -19,7 +21,7 @@
 //! client is its own crate, `syncro`.
 //!
 //! Dependencies point down this list and never back up: `worker → handler → plan`,
-//! `handler → store`, everything → `config` and `metrics`.
+//! `handler → store`, `handler → steer`, everything → `config` and `metrics`.
 
 pub mod billing;
 pub mod cli;
@@ -28,6 +30,7 @@ pub mod handler;
 pub mod metrics;
 pub mod plan;
 pub mod startup;
+pub mod steer;
 pub mod store;
 pub mod template;
 pub mod worker;

@@ -97,6 +97,9 @@ pub struct Metrics {
     pub retried: Family<TierLabels, Counter>,
     pub dead_lettered: Family<KindLabels, Counter>,
     pub syncro_requests: Family<RequestLabels, Counter>,
+    /// Every Syncro request of this worker, whatever its route (not exported: the fleet's
+    /// status reads it, `syncro_requests_total` has the detail).
+    pub requests_made: Counter,
     pub syncro_429: Counter,
     /// Seconds spent waiting for the shared rate limiter.
     pub rate_limit_wait_seconds: Counter<f64>,
@@ -110,6 +113,17 @@ pub struct Metrics {
     pub held: Gauge,
     /// Held alerts given back to the queue because they waited `max_hold_secs`.
     pub held_released: Counter,
+    /// Alerts a silence suppressed.
+    pub suppressed: Counter,
+    /// 1 while the fleet is paused (as this worker last read it).
+    pub paused: Gauge,
+    /// 1 while this worker reads the operator state from PostgreSQL.
+    pub postgres_up: Gauge,
+    /// Silences active now (as this worker last read them).
+    pub silences_active: Gauge,
+    /// Trail steps written, and dropped because PostgreSQL was away too long.
+    pub trail_written: Counter,
+    pub trail_dropped: Counter,
     /// From the moment ingest accepted an alert to the moment it was settled here.
     pub processing_seconds: Histogram,
     /// Messages being handled right now.
@@ -151,6 +165,7 @@ impl Metrics {
             retried: Family::default(),
             dead_lettered: Family::default(),
             syncro_requests: Family::default(),
+            requests_made: Counter::default(),
             syncro_429: Counter::default(),
             rate_limit_wait_seconds: Counter::default(),
             budget_waiting: Family::default(),
@@ -158,6 +173,12 @@ impl Metrics {
             budget_wait_seconds: Family::new_with_constructor(wait_histogram),
             held: Gauge::default(),
             held_released: Counter::default(),
+            suppressed: Counter::default(),
+            paused: Gauge::default(),
+            postgres_up: Gauge::default(),
+            silences_active: Gauge::default(),
+            trail_written: Counter::default(),
+            trail_dropped: Counter::default(),
             processing_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 16)),
             in_flight: Gauge::default(),
             redis_up: Gauge::default(),
@@ -286,6 +307,36 @@ impl Metrics {
             m.held_released.clone(),
         );
         registry.register(
+            "suppressed",
+            "Alerts a silence suppressed",
+            m.suppressed.clone(),
+        );
+        registry.register(
+            "paused",
+            "1 while the fleet is paused (alerts wait in RabbitMQ)",
+            m.paused.clone(),
+        );
+        registry.register(
+            "postgres_up",
+            "1 while this worker reads the operator state from PostgreSQL",
+            m.postgres_up.clone(),
+        );
+        registry.register(
+            "silences_active",
+            "Silences active now, as this worker last read them",
+            m.silences_active.clone(),
+        );
+        registry.register(
+            "trail_written",
+            "Trail steps written to PostgreSQL",
+            m.trail_written.clone(),
+        );
+        registry.register(
+            "trail_dropped",
+            "Trail steps dropped because PostgreSQL was away longer than the buffer lasts",
+            m.trail_dropped.clone(),
+        );
+        registry.register(
             "processing_seconds",
             "Time from ingest's acceptance of an alert to its settlement",
             m.processing_seconds.clone(),
@@ -340,6 +391,7 @@ impl RequestObserver for Metrics {
         if event.status == Some(429) {
             self.syncro_429.inc();
         }
+        self.requests_made.inc();
         self.syncro_requests
             .get_or_create(&RequestLabels {
                 route: event.route.to_string(),

@@ -1,12 +1,14 @@
 //! Wires a worker together and runs it until told to stop: Redis store and shared rate
 //! limiter, the rate-limited Syncro client, the broker (with the retry queues), the handler,
-//! the consumer loop, and the metrics endpoint; with a configuration file, SIGHUP reloads it
+//! the consumer loop, the operator state ([`crate::steer`]: silences, pause, the trail, the
+//! fleet's duties), and the metrics endpoint; with a configuration file, SIGHUP reloads it
 //! ([`crate::config::reload`]). Parked alerts are released at start and after every reload.
 
 use crate::config::reload::ConfigHandle;
 use crate::config::ProcessorConfig;
 use crate::handler::{Handler, Services};
 use crate::metrics::Metrics;
+use crate::steer::Steering;
 use crate::store::ratelimit::limited_client;
 use crate::store::ratelimit::RateLimiter;
 use crate::store::Store;
@@ -70,6 +72,28 @@ pub async fn run_reloadable(
         broker.clone(),
         metrics.clone(),
     );
+    let (steering, steering_tasks) = Steering::start(&settings)?;
+    let duty_settings = crate::steer::duties::DutySettings {
+        retention_days: settings.postgres.trail_retention_days,
+        feeds: settings
+            .sources
+            .iter()
+            .map(|(name, source)| (name.clone(), source.expected_interval_secs))
+            .collect(),
+    };
+    let duties = tokio::spawn(crate::steer::duties::run(
+        steering.clone(),
+        store.clone(),
+        broker.clone(),
+        duty_settings,
+    ));
+    let reporting = tokio::spawn(crate::steer::report(
+        steering.clone(),
+        metrics.clone(),
+        store.clone(),
+        broker.clone(),
+    ));
+    let (stopping_steering, stopping_store) = (steering.clone(), store.clone());
     let config = Arc::new(ConfigHandle::new(config));
     let background = tokio::spawn(release_and_reload(
         broker.clone(),
@@ -84,6 +108,7 @@ pub async fn run_reloadable(
         store,
         syncro,
         metrics,
+        steering,
     });
     let consumer = Consumer {
         handler,
@@ -91,6 +116,10 @@ pub async fn run_reloadable(
     };
     let result = consumer.run(shutdown).await;
     background.abort();
+    duties.abort();
+    reporting.abort();
+    crate::steer::deregister(&stopping_steering, &stopping_store).await;
+    steering_tasks.finish(Duration::from_secs(5)).await;
     presence.abort();
     billing.stop().await;
     server_handle.stop(true).await;

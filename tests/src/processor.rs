@@ -100,13 +100,21 @@ priority = "0 Urgent"
 
 /// A processor running inside the test process.
 pub struct TestProcessor {
+    /// Where its metrics are served.
+    metrics: std::net::SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
 }
 
 impl TestProcessor {
     pub fn spawn(config_text: &str) -> TestProcessor {
-        let settings = Settings::from_toml(config_text, &|_| None).expect("config parses");
+        let port = crate::free_port();
+        let metrics: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+        let config_text = config_text.replace(
+            r#"metrics_listen = "127.0.0.1:0""#,
+            &format!(r#"metrics_listen = "{metrics}""#),
+        );
+        let settings = Settings::from_toml(&config_text, &|_| None).expect("config parses");
         let config = processor::config::ProcessorConfig::from_settings(&settings)
             .unwrap_or_else(|problems| panic!("processor config invalid: {problems:#?}"));
         let (stop, stopped) = oneshot::channel::<()>();
@@ -114,9 +122,21 @@ impl TestProcessor {
             let _ = stopped.await;
         }));
         TestProcessor {
+            metrics,
             stop: Some(stop),
             task,
         }
+    }
+
+    /// Where its `/metrics` is served.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        Some(self.metrics)
+    }
+
+    /// Its `/metrics` page, once it answers.
+    pub async fn metrics_text(&self) -> Option<String> {
+        let url = format!("http://{}/metrics", self.metrics);
+        reqwest::get(url).await.ok()?.text().await.ok()
     }
 
     /// Stops as SIGTERM would: stop consuming, drain, return.
@@ -236,7 +256,29 @@ impl Stack {
         }
         self.rabbit.delete_topology(&self.ctx.prefix).await;
         delete_redis_keys(&self.ctx.prefix).await;
+        drop_schema(&self.ctx.prefix).await;
         self.sim.stop().await;
+    }
+
+    /// The operator state of this test's deployment (its own PostgreSQL schema).
+    pub fn db(&self) -> opstate::Db {
+        operator_db(&self.ctx.prefix)
+    }
+}
+
+/// The operator state's database of the deployment with this prefix (its own schema).
+pub fn operator_db(prefix: &str) -> opstate::Db {
+    let mut settings = shared::config::PostgresSettings::default();
+    if let Ok(url) = std::env::var("RELAY_TEST_POSTGRES_URL") {
+        settings.url = url.into();
+    }
+    opstate::Db::lazy(&settings, prefix).expect("a valid PostgreSQL configuration")
+}
+
+/// Drops the deployment's PostgreSQL schema (best effort: a test's end, not its subject).
+pub async fn drop_schema(prefix: &str) {
+    if let Err(e) = operator_db(prefix).drop_schema().await {
+        eprintln!("could not drop the test's schema: {e}");
     }
 }
 

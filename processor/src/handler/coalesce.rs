@@ -120,6 +120,8 @@ enum Event<F: Flush> {
     ReleaseAll(oneshot::Sender<()>),
     /// Stop the calls under way (shutdown, once their time is up), as a crash would.
     AbortCalls,
+    /// Hold entries again after a [`Event::ReleaseAll`] (the fleet was paused, and resumed).
+    Resume,
 }
 
 /// How the coalescer batches.
@@ -179,6 +181,11 @@ impl<F: Flush> Coalescer<F> {
         if self.tx.send(Event::ReleaseAll(tx)).await.is_ok() {
             let _ = rx.await;
         }
+    }
+
+    /// Holds entries again after [`Coalescer::release_all`] (a pause is over).
+    pub async fn resume(&self) {
+        let _ = self.tx.send(Event::Resume).await;
     }
 
     /// Stops the calls still under way (after [`Coalescer::release_all`] gave up waiting for
@@ -339,6 +346,9 @@ impl<F: Flush> Batcher<F> {
                 }
                 self.batches.retain(|_, b| !b.entries.is_empty());
                 self.answer_drain_when_idle();
+            }
+            Event::Resume => {
+                self.draining = None;
             }
             Event::ReleaseAll(done) => {
                 let waiting: Vec<F::Item> = self

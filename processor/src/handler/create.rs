@@ -247,6 +247,15 @@ impl Carrier {
             ticket_id: ticket.id,
         };
         s.store.finish_all(&ids(taken), &outcome).await?;
+        s.steering.carried(
+            opstate::trail::Step::TicketCreated,
+            &job.message,
+            taken
+                .iter()
+                .map(|(p, _)| (p.message_id.as_str(), p.alert_id.as_str())),
+            ticket.id,
+            ticket.number.as_ref().map(|n| n.to_string()),
+        );
         s.metrics.tickets_created.inc();
         if taken.len() > 1 {
             s.metrics.alerts_coalesced.inc_by(taken.len() as u64);

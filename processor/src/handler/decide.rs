@@ -5,8 +5,10 @@
 use super::held::Held;
 use super::*;
 use crate::plan::{self, Destination};
+use crate::steer::step;
 use crate::store::{text_hash, Handled, Pending};
 use chrono::Utc;
+use opstate::trail::Step;
 use shared::alert::AlertStatus;
 use shared::message::AlertMessage;
 use std::sync::Arc;
@@ -49,8 +51,19 @@ impl Handler {
             Ok(customer_id) => customer_id,
             Err(settled) => return Ok(Next::Settled(settled)),
         };
+        let group_key = plan::group_key(customer_id, &plan.subject);
+        s.steering
+            .record(crate::steer::planned(&message, message_id, &plan));
+        if s.steering
+            .suppressing(&message, message_id, &group_key)
+            .is_some()
+        {
+            s.store.finish(message_id, &Handled::Suppressed).await?;
+            s.metrics.suppressed.inc();
+            return Ok(Next::Settled(Settled::Suppressed));
+        }
         let job = Job {
-            group_key: plan::group_key(customer_id, &plan.subject),
+            group_key,
             message,
             message_id: message_id.to_string(),
             customer_id,
@@ -115,6 +128,7 @@ impl Handler {
             Destination::Ignored => {
                 s.store.finish(message_id, &Handled::Ignored).await?;
                 s.metrics.ignored.inc();
+                s.steering.record(step(Step::Ignored, message, message_id));
                 return Ok(Err(Settled::Ignored));
             }
             Destination::Customer {
@@ -128,6 +142,7 @@ impl Handler {
                 .note_unmapped(&message.alert.organization, Utc::now())
                 .await?;
             if config.mapping.parks(&message.alert.organization.id) {
+                s.steering.record(step(Step::Parked, message, message_id));
                 return Ok(Err(Settled::Park));
             }
         }

@@ -65,6 +65,9 @@ pub enum Settled {
     Noted,
     Duplicate,
     Ignored,
+    /// A silence suppressed it: no ticket, no note (its group's ticket comes when the
+    /// silence ends, if the group is still firing).
+    Suppressed,
     /// Its organization has no mapping and parking is on: the consumer moves it to the
     /// parked queue (nothing was recorded, so its release handles it afresh).
     Park,
@@ -114,6 +117,8 @@ pub struct Services {
     pub store: Store,
     pub syncro: SyncroClient,
     pub metrics: Arc<Metrics>,
+    /// The operator state: silences, pause, the trail.
+    pub steering: crate::steer::Steering,
 }
 
 /// An alert whose customer is known. The first alert of a batch is its *head*: the group's
@@ -215,6 +220,11 @@ impl Handler {
     /// so that on shutdown other workers take them up at once; calls under way finish.
     pub async fn release_held(&self) {
         self.groups.release_all().await;
+    }
+
+    /// Holds alerts in batches again after [`Handler::release_held`] (a pause is over).
+    pub async fn hold_again(&self) {
+        self.groups.resume().await;
     }
 
     /// Stops the calls still under way (shutdown, after the drain time): as after a crash,

@@ -159,6 +159,15 @@ async fn post_note(
         comment_id: Some(posted.id),
     };
     s.store.finish_all(&ids, &outcome).await?;
+    s.steering.carried(
+        opstate::trail::Step::NoteAdded,
+        &job.message,
+        taken
+            .iter()
+            .map(|(p, _)| (p.message_id.as_str(), p.alert_id.as_str())),
+        ticket_id,
+        None,
+    );
     s.store
         .touch_group(&job.group_key, job.config.grouping.window())
         .await?;

@@ -169,6 +169,11 @@ impl Store {
         self
     }
 
+    /// This process's random id (in lease tokens, presence records and the fleet's status).
+    pub fn instance(&self) -> &str {
+        &self.holders().instance
+    }
+
     pub(crate) fn holders(&self) -> &Holders {
         &self.holders
     }

@@ -64,6 +64,8 @@ pub enum Handled {
     },
     /// Its organization is ignored.
     Ignored,
+    /// A silence suppressed it.
+    Suppressed,
 }
 
 /// A Syncro POST about to be made for an alert.

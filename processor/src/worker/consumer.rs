@@ -27,6 +27,7 @@ use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::BasicAckOptions;
 use lapin::types::FieldTable;
+use opstate::trail::Step;
 use shared::amqp::topology::{header_str, DEAD_KEY, PARKED_KEY};
 use shared::amqp::{Broker, Outgoing};
 use shared::backoff::Backoff;
@@ -64,7 +65,29 @@ impl Consumer {
         let queue = this.broker.topology().work_queue();
         let mut tasks = JoinSet::new();
         let deciding = Arc::new(Semaphore::new(DECIDING));
+        let steering = this.handler.services().steering.clone();
+        let mut watch = steering.watch.clone();
+        let mut watching = true;
+        // The silences and the pause state first (a silenced alert taken before they are
+        // read would make its ticket); PostgreSQL away: go on without them.
+        let within = Duration::from_secs(5);
+        if !steering.watch.first_read(within).await {
+            tracing::warn!("the operator state could not be read; consuming without silences or pause until it can");
+        }
         loop {
+            // Paused by an operator: take nothing until resumed; alerts wait in the queue.
+            if steering.paused() {
+                tracing::info!(queue = %queue, "paused: not consuming; alerts wait in the queue");
+                while steering.paused() {
+                    tokio::select! {
+                        _ = &mut shutdown => return Ok(()),
+                        alive = watch.changed(), if watching => watching = alive,
+                        _ = tokio::time::sleep(Duration::from_secs(1)), if !watching => {}
+                    }
+                }
+                this.handler.hold_again().await;
+                tracing::info!(queue = %queue, "resumed: consuming again");
+            }
             // Wait for the broker (it reconnects by itself).
             let connected = tokio::select! {
                 _ = &mut shutdown => return Ok(()),
@@ -90,24 +113,16 @@ impl Consumer {
                 tokio::select! {
                     _ = &mut shutdown => {
                         tracing::info!(in_flight = tasks.len(), "shutdown: no new messages; draining");
-                        let _ = consumption.cancel().await;
-                        // Held alerts go back to the queue for the other workers at once;
-                        // the calls under way get the drain time.
-                        let released = tokio::time::timeout(drain, this.handler.release_held()).await;
-                        if released.is_err() {
-                            tracing::warn!("drain bound reached with Syncro calls under way; stopping them (their intents settle them)");
-                            this.handler.stop_calls().await;
-                        }
-                        let drained = tokio::time::timeout(drain, async {
-                            while tasks.join_next().await.is_some() {}
-                        })
-                        .await;
-                        if drained.is_err() {
-                            tracing::warn!(left = tasks.len(), "drain bound reached; unsettled messages will be redelivered");
-                            tasks.abort_all();
-                        }
-                        let _ = consumption.close("shutting down").await;
+                        this.wind_down(consumption, &mut tasks, drain, "shutting down").await;
                         return Ok(());
+                    }
+                    alive = watch.changed(), if watching => {
+                        watching = alive;
+                        if steering.paused() {
+                            tracing::info!(in_flight = tasks.len(), "paused by an operator: giving held alerts back, finishing the calls under way");
+                            this.wind_down(consumption, &mut tasks, drain, "paused").await;
+                            break;
+                        }
                     }
                     Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                     acquired = deciding.clone().acquire_owned(), if permit.is_none() => {
@@ -135,6 +150,49 @@ impl Consumer {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Stops consuming (shutdown, or a pause): held alerts go back to the queue for the
+    /// other workers at once, the calls under way and in-flight messages get the drain time,
+    /// then the channel closes (whatever is unacknowledged returns to the queue).
+    async fn wind_down(
+        &self,
+        consumption: shared::amqp::Consumption,
+        tasks: &mut JoinSet<()>,
+        drain: Duration,
+        why: &str,
+    ) {
+        let _ = consumption.cancel().await;
+        let released = tokio::time::timeout(drain, self.handler.release_held()).await;
+        if released.is_err() {
+            tracing::warn!("drain bound reached with Syncro calls under way; stopping them (their intents settle them)");
+            self.handler.stop_calls().await;
+        }
+        let drained =
+            tokio::time::timeout(drain, async { while tasks.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!(
+                left = tasks.len(),
+                "drain bound reached; unsettled messages will be redelivered"
+            );
+            tasks.abort_all();
+        }
+        let _ = consumption.close(why).await;
+    }
+
+    /// Records a step of the delivery's alert, known by its headers.
+    fn trail(
+        &self,
+        step: Step,
+        delivery: &Delivery,
+        headers: &FieldTable,
+        detail: serde_json::Value,
+    ) {
+        let message_id = envelope::message_id_of(delivery);
+        let source = header_str(headers, SOURCE_HEADER).unwrap_or_default();
+        let mut event = opstate::trail::Event::new(step, &message_id, &source).detail(detail);
+        event.sender_id = header_str(headers, ALERT_ID_HEADER);
+        self.handler.services().steering.record(event);
     }
 
     /// Settles one delivery, on a span naming its alert.
@@ -337,6 +395,9 @@ impl Consumer {
                             })
                             .inc();
                         tracing::warn!(attempt = attempts, retry_in = ?delay, error = %error, "Syncro failed; retrying later");
+                        self.trail(Step::Retried, delivery, headers, serde_json::json!({
+                            "attempt": attempts, "retry_in_secs": delay.as_secs(), "kind": kind, "error": error,
+                        }));
                         self.ack(delivery).await;
                     }
                     Err(e) => {
@@ -386,6 +447,12 @@ impl Consumer {
                     })
                     .inc();
                 tracing::error!(kind, error = %why, attempts, "alert dead-lettered");
+                self.trail(
+                    Step::DeadLettered,
+                    delivery,
+                    headers,
+                    serde_json::json!({ "attempts": attempts, "kind": kind, "error": why }),
+                );
                 self.ack(delivery).await;
             }
             Err(e) => {
