@@ -2,9 +2,12 @@
 //! deployment's schema, and the migrations, embedded in the binaries and applied at start.
 
 use secrecy::ExposeSecret;
+use shared::backoff::Backoff;
 use shared::config::PostgresSettings;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// An error talking to PostgreSQL, without the URL (it may carry a password).
@@ -20,11 +23,31 @@ pub enum DbError {
     Migrate(String),
     #[error("stored operator state is not readable: {0}")]
     Corrupt(String),
+    /// PostgreSQL answered and refused the statement (a constraint, a value it cannot
+    /// store): trying again will not help.
+    #[error("PostgreSQL refused the statement: {0}")]
+    Refused(String),
 }
 
 impl From<sqlx::Error> for DbError {
     fn from(e: sqlx::Error) -> Self {
-        DbError::Unavailable(describe(&e))
+        match &e {
+            // Connection trouble, a server shutting down or out of resources, a deadlock:
+            // worth trying again. Anything else PostgreSQL refuses is refused for good.
+            sqlx::Error::Database(db) => {
+                let transient = db.code().is_some_and(|code| {
+                    ["08", "40", "53", "57", "58"]
+                        .iter()
+                        .any(|c| code.starts_with(c))
+                });
+                if transient {
+                    DbError::Unavailable(describe(&e))
+                } else {
+                    DbError::Refused(db.message().to_string())
+                }
+            }
+            _ => DbError::Unavailable(describe(&e)),
+        }
     }
 }
 
@@ -100,6 +123,33 @@ impl Db {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Migrates, retrying with a capped backoff until PostgreSQL takes it; `migrated` is set
+    /// once it did. For a service's background: it serves meanwhile (`what_meanwhile` says
+    /// how, in the warning logged when a failure is new: the first, or another cause).
+    pub async fn migrate_until_done(&self, migrated: Arc<AtomicBool>, what_meanwhile: &str) {
+        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+        let mut last_error = String::new();
+        loop {
+            match self.migrate().await {
+                Ok(()) => {
+                    migrated.store(true, Ordering::Release);
+                    tracing::info!(schema = %self.schema, "operator state ready in PostgreSQL");
+                    return;
+                }
+                Err(e) => {
+                    let error = e.to_string();
+                    if error != last_error {
+                        tracing::warn!(error = %error, "the operator state is not ready in PostgreSQL; {what_meanwhile}; retrying");
+                        last_error = error;
+                    } else {
+                        tracing::debug!(error = %error, "the operator state is still not ready");
+                    }
+                }
+            }
+            backoff.wait().await;
+        }
     }
 
     /// Whether PostgreSQL answers now.

@@ -9,7 +9,7 @@
 
 pub mod writer;
 
-pub use writer::{TrailStats, TrailTask, TrailWriter};
+pub use writer::{append, TrailStats, TrailTask, TrailWriter};
 
 use crate::db::{Db, Result};
 use chrono::{DateTime, Utc};
@@ -22,9 +22,8 @@ use sqlx::Row;
 pub enum Step {
     /// Ingest verified it and RabbitMQ confirmed it.
     Received,
-    /// The organization's mapping decided (customer, or catch-all, or ignored).
-    Mapped,
-    /// The ticket it would make, and which rule set each field.
+    /// The mapping decided and the ticket planned: the customer (and the mapping rule that
+    /// chose it), the subject, and the rule that set each field.
     Planned,
     /// A silence matched: no ticket, no note.
     Suppressed,
@@ -54,7 +53,6 @@ impl Step {
     pub fn as_str(self) -> &'static str {
         match self {
             Step::Received => "received",
-            Step::Mapped => "mapped",
             Step::Planned => "planned",
             Step::Suppressed => "suppressed",
             Step::Parked => "parked",

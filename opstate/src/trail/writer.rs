@@ -8,7 +8,7 @@
 //! ticket a still-firing group gets when its silence ends.
 
 use super::{Event, Step};
-use crate::db::{Db, Result};
+use crate::db::{Db, DbError, Result};
 use crate::store::silences::Hit;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -176,18 +176,36 @@ async fn drain(
                         gap_since = gap_since.or(Some(Utc::now()));
                     }
                     if stopping || rx.is_closed() {
-                        // Shutting down and PostgreSQL is away: what is left is lost.
-                        stats
-                            .dropped
-                            .fetch_add(steps.len() as u64, Ordering::Relaxed);
+                        give_up(&mut rx, steps.len() + hits.len(), &stats, &e);
                         return;
                     }
-                    tokio::time::sleep(backoff).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = &mut stop => stopping = true,
+                    }
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
         }
     }
+}
+
+/// The process stops while PostgreSQL is away: the steps in hand and those still buffered
+/// cannot be written, nor a gap recorded; they are counted as dropped and said so in the log,
+/// the one record left of them.
+fn give_up(rx: &mut mpsc::Receiver<Record>, in_hand: usize, stats: &TrailStats, error: &DbError) {
+    let mut lost = in_hand as u64;
+    while rx.try_recv().is_ok() {
+        lost += 1;
+    }
+    stats.dropped.fetch_add(lost, Ordering::Relaxed);
+    let dropped_total = stats.dropped.load(Ordering::Relaxed);
+    tracing::warn!(lost, dropped_total, error = %error, "stopping while PostgreSQL is away: the trail's last steps are not written");
+}
+
+/// Writes steps at once, in one INSERT (for a command-line tool, which has no writer task).
+pub async fn append(db: &Db, steps: &[Event]) -> Result<()> {
+    write(db, steps, &[]).await
 }
 
 fn split(records: Vec<Record>) -> (Vec<Event>, Vec<Hit>) {

@@ -104,7 +104,7 @@ impl Carrier {
         )
         .await?;
         if let Some(ticket) = found {
-            let group = new_group(ticket.id, job.customer_id, &job.plan.subject);
+            let group = new_group(ticket.id, ticket.number, job.customer_id, &job.plan.subject);
             s.store
                 .set_group(&job.group_key, &group, job.config.grouping.window())
                 .await?;
@@ -151,7 +151,7 @@ impl Carrier {
         };
         let group = GroupTicket {
             recovered: true,
-            ..new_group(ticket.id, job.customer_id, &job.plan.subject)
+            ..new_group(ticket.id, ticket.number, job.customer_id, &job.plan.subject)
         };
         s.store.set_group(&job.group_key, &group, window).await?;
         tracing::info!(ticket_id = ticket.id, ticket_number = ?ticket.number, subject = %job.plan.subject, "the group's open ticket was found in Syncro; Redis had no pointer to it");
@@ -238,7 +238,7 @@ impl Carrier {
         taken: &Taken,
     ) -> Result<()> {
         let s = &self.services;
-        let group = new_group(ticket.id, job.customer_id, &job.plan.subject);
+        let group = new_group(ticket.id, ticket.number, job.customer_id, &job.plan.subject);
         s.store
             .set_group(&job.group_key, &group, job.config.grouping.window())
             .await?;

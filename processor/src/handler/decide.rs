@@ -188,7 +188,7 @@ impl Handler {
         let _ = s.store.take_failure(&job.message_id).await?;
         if let Handled::Created { ticket_id } = outcome {
             if s.store.group(&job.group_key).await?.is_none() {
-                let group = new_group(ticket_id, job.customer_id, &job.plan.subject);
+                let group = new_group(ticket_id, None, job.customer_id, &job.plan.subject);
                 s.store
                     .set_group(&job.group_key, &group, job.config.grouping.window())
                     .await?;

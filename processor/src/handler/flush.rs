@@ -172,11 +172,14 @@ impl Carrier {
         let mut vanished = false;
         loop {
             if let Some(group) = s.store.group(&batch.key).await? {
-                let recovered = group.recovered;
+                let (recovered, number) = (group.recovered, group.number);
                 let read = Priority::new(Class::Read, job.urgency(), flow_of(job));
                 let usable = with_priority(read, self.usable_ticket(group, job)).await?;
                 let Some(ticket_id) = usable else { continue };
-                match self.note(ticket_id, recovered, batch, taken, lease).await {
+                match self
+                    .note(ticket_id, number, recovered, batch, taken, lease)
+                    .await
+                {
                     Ok(false) => return self.lost_lease(batch, taken).await,
                     Err(HandleError::Syncro(e)) if e.is_not_found() && !vanished => {
                         tracing::info!(

@@ -241,7 +241,7 @@ fn claim_ttl(config: &ProcessorConfig) -> Duration {
 }
 
 /// A fresh group pointer to `ticket_id`, checked now.
-fn new_group(ticket_id: i64, customer_id: i64, subject: &str) -> GroupTicket {
+fn new_group(ticket_id: i64, number: Option<i64>, customer_id: i64, subject: &str) -> GroupTicket {
     let now = Utc::now();
     GroupTicket {
         ticket_id,
@@ -250,6 +250,7 @@ fn new_group(ticket_id: i64, customer_id: i64, subject: &str) -> GroupTicket {
         created_at: now,
         checked_at: now,
         recovered: false,
+        number,
     }
 }
 

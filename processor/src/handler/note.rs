@@ -24,8 +24,8 @@ use syncro::{with_priority, Admission, Class, NewComment, Priority, Route, Ticke
 const REFERENCES_KEPT: Duration = Duration::from_secs(3600);
 
 impl Carrier {
-    /// Posts the batch as one note on `ticket_id` (`recovered`: found in Syncro during a
-    /// recovery), under the note class of the budget, fair across tickets. The alerts taken
+    /// Posts the batch as one note on `ticket_id` (its `number`, for the trail;
+    /// `recovered`: found in Syncro during a recovery), under the note class of the budget, fair across tickets. The alerts taken
     /// are added to `taken`.
     ///
     /// `false` when the group's lease turned out lost once the note was admitted (another
@@ -33,6 +33,7 @@ impl Carrier {
     pub(crate) async fn note(
         &self,
         ticket_id: i64,
+        number: Option<i64>,
         recovered: bool,
         batch: &Batch<Carrier>,
         taken: &mut Taken,
@@ -55,7 +56,7 @@ impl Carrier {
                 self.settle_already_in_syncro(ticket_id, taken).await?;
             }
             if !taken.is_empty() {
-                post_note(s, ticket_id, admission, job, taken).await?;
+                post_note(s, (ticket_id, number), admission, job, taken).await?;
             }
             Ok(true)
         })
@@ -116,7 +117,7 @@ pub(crate) fn comment(plan: &Plan, subject: String, body: String) -> NewComment 
 /// outcome, then the resolve a resolved alert may ask for.
 async fn post_note(
     s: &Services,
-    ticket_id: i64,
+    (ticket_id, number): (i64, Option<i64>),
     admission: Admission,
     job: &Job,
     taken: &Taken,
@@ -166,7 +167,7 @@ async fn post_note(
             .iter()
             .map(|(p, _)| (p.message_id.as_str(), p.alert_id.as_str())),
         ticket_id,
-        None,
+        number.map(|n| n.to_string()),
     );
     s.store
         .touch_group(&job.group_key, job.config.grouping.window())

@@ -179,24 +179,9 @@ pub(crate) fn planned(message: &AlertMessage, message_id: &str, plan: &plan::Pla
 }
 
 async fn migrate_until_done(db: Db) {
-    let mut backoff =
-        shared::backoff::Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
-    let mut warned = false;
-    loop {
-        match db.migrate().await {
-            Ok(()) => {
-                tracing::info!(schema = db.schema(), "operator state ready in PostgreSQL");
-                return;
-            }
-            Err(e) => {
-                if !warned {
-                    tracing::warn!(error = %e, "PostgreSQL not ready; alerts are handled meanwhile (no silences, no pause, trail buffered)");
-                    warned = true;
-                }
-                backoff.wait().await;
-            }
-        }
-    }
+    let meanwhile = "alerts are handled meanwhile (no silences, no pause; trail buffered)";
+    let migrated = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    db.migrate_until_done(migrated, meanwhile).await;
 }
 
 /// Keeps the worker's operator-state metrics current and reports the worker to the fleet's
@@ -268,6 +253,8 @@ pub async fn report(
 /// Takes the worker off the fleet's status (it is stopping).
 pub async fn deregister(steering: &Steering, store: &crate::store::Store) {
     if let Some(db) = &steering.db {
-        let _ = opstate::store::workers::gone(db, store.instance()).await;
+        // PostgreSQL away: the row ages out of the status by itself; do not wait for it.
+        let gone = opstate::store::workers::gone(db, store.instance());
+        let _ = tokio::time::timeout(Duration::from_secs(1), gone).await;
     }
 }

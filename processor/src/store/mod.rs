@@ -107,6 +107,9 @@ pub struct GroupTicket {
     /// Redis forgot, so notes on it are checked against its comments first.
     #[serde(default)]
     pub recovered: bool,
+    /// The ticket's number as Syncro shows it (for the trail), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<i64>,
 }
 
 /// The alert whose ticket creation for a group is (or was) under way: if its worker died

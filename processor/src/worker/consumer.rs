@@ -186,12 +186,14 @@ impl Consumer {
         step: Step,
         delivery: &Delivery,
         headers: &FieldTable,
+        organization: Option<&str>,
         detail: serde_json::Value,
     ) {
         let message_id = envelope::message_id_of(delivery);
         let source = header_str(headers, SOURCE_HEADER).unwrap_or_default();
         let mut event = opstate::trail::Event::new(step, &message_id, &source).detail(detail);
         event.sender_id = header_str(headers, ALERT_ID_HEADER);
+        event.organization = organization.map(str::to_string);
         self.handler.services().steering.record(event);
     }
 
@@ -230,7 +232,8 @@ impl Consumer {
         let message = match envelope::decode(&delivery.data, headers) {
             Ok(message) => Arc::new(message),
             Err(why) => {
-                Box::pin(self.dead_letter(delivery, headers, attempts, "undecodable", &why)).await;
+                Box::pin(self.dead_letter(delivery, headers, attempts, "undecodable", &why, None))
+                    .await;
                 return;
             }
         };
@@ -263,10 +266,12 @@ impl Consumer {
             Err(HandleError::Store(_)) => {}
             Err(HandleError::Syncro(e)) => {
                 let failure = SyncroFailure::of(&e);
-                Box::pin(self.fail(delivery, headers, attempts, &failure)).await;
+                let org = Some(message.alert.organization.id.as_str());
+                Box::pin(self.fail(delivery, headers, attempts, &failure, org)).await;
             }
             Err(HandleError::Failed(failure)) => {
-                Box::pin(self.fail(delivery, headers, attempts, &failure)).await;
+                let org = Some(message.alert.organization.id.as_str());
+                Box::pin(self.fail(delivery, headers, attempts, &failure, org)).await;
             }
         }
     }
@@ -370,6 +375,7 @@ impl Consumer {
         headers: &FieldTable,
         attempts: u32,
         failure: &SyncroFailure,
+        organization: Option<&str>,
     ) {
         let kind = &failure.kind;
         let error = &failure.why;
@@ -395,9 +401,13 @@ impl Consumer {
                             })
                             .inc();
                         tracing::warn!(attempt = attempts, retry_in = ?delay, error = %error, "Syncro failed; retrying later");
-                        self.trail(Step::Retried, delivery, headers, serde_json::json!({
-                            "attempt": attempts, "retry_in_secs": delay.as_secs(), "kind": kind, "error": error,
-                        }));
+                        let detail = serde_json::json!({
+                            "attempt": attempts,
+                            "retry_in_secs": delay.as_secs(),
+                            "kind": kind,
+                            "error": error,
+                        });
+                        self.trail(Step::Retried, delivery, headers, organization, detail);
                         self.ack(delivery).await;
                     }
                     Err(e) => {
@@ -407,11 +417,11 @@ impl Consumer {
             }
             (true, None) => {
                 let why = format!("gave up after {attempts} attempts: {error}");
-                self.dead_letter(delivery, headers, attempts, kind, &why)
+                self.dead_letter(delivery, headers, attempts, kind, &why, organization)
                     .await;
             }
             (false, _) => {
-                self.dead_letter(delivery, headers, attempts, kind, error)
+                self.dead_letter(delivery, headers, attempts, kind, error, organization)
                     .await;
             }
         }
@@ -424,6 +434,7 @@ impl Consumer {
         attempts: u32,
         kind: &str,
         why: &str,
+        organization: Option<&str>,
     ) {
         let copy = copy_of(
             delivery,
@@ -451,6 +462,7 @@ impl Consumer {
                     Step::DeadLettered,
                     delivery,
                     headers,
+                    organization,
                     serde_json::json!({ "attempts": attempts, "kind": kind, "error": why }),
                 );
                 self.ack(delivery).await;

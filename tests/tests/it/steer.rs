@@ -294,7 +294,7 @@ async fn with_postgresql_away_alerts_still_become_tickets() {
 #[tokio::test]
 async fn a_quiet_feed_opens_a_ticket_and_its_heartbeat_notes_that_it_is_back() {
     let stack = Stack::start(|_| {}, "").await;
-    let db = ready_db(&stack).await;
+    ready_db(&stack).await;
     let config = stack.config.replacen(
         "[sources.demo]\n",
         "[sources.demo]\nexpected_interval_secs = 2\n",
