@@ -1,0 +1,138 @@
+//! `GET /v1/status`: the state of the fleet on one page.
+//!
+//! Each part is gathered on its own, so a store that is down blanks only its parts (`null`)
+//! and says so, never the whole answer: the operator state (pause, silences, overdue
+//! sources, the workers' reports and the budget they used) from PostgreSQL, the queue depths
+//! from RabbitMQ. To add a part: a field in [`StatusParts`], gathered in [`gather`].
+
+use crate::auth::Reader;
+use crate::error::Result;
+use crate::fleet::{Budget, QueueDepth};
+use crate::routes::sources::{self, SourceView};
+use crate::state::AppState;
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+use opstate::silence::SilenceState;
+use opstate::store::fleet::{self, PauseState};
+use opstate::store::silences;
+use opstate::store::workers::{self, Worker};
+use opstate::Db;
+use serde::Serialize;
+
+/// What the status shows.
+#[derive(Debug, Serialize)]
+pub struct StatusParts {
+    /// The pause switch; null while PostgreSQL is down.
+    pub paused: Option<PauseState>,
+    /// Silences muting now and to come; null while PostgreSQL is down.
+    pub silences: Option<SilenceCounts>,
+    /// Whether PostgreSQL answered this request.
+    pub postgres: Health,
+    /// Overdue sources only; null while PostgreSQL is down.
+    pub sources: Option<Vec<SourceView>>,
+    /// Workers that reported in the last [`ALIVE_SECS`] s; null while PostgreSQL is down.
+    pub workers: Option<Vec<Worker>>,
+    /// The fleet's use of Syncro's budget; null while PostgreSQL is down.
+    pub budget: Option<Budget>,
+    /// Ready messages of each of the deployment's queues, work first (a queue not declared
+    /// yet: null messages); null while RabbitMQ cannot be reached.
+    pub queues: Option<Vec<QueueDepth>>,
+    /// Whether RabbitMQ answered this request.
+    pub rabbitmq: Health,
+}
+
+/// A worker reports every 2 s; one silent this long is gone.
+pub const ALIVE_SECS: i64 = 15;
+
+#[derive(Debug, Serialize)]
+pub struct SilenceCounts {
+    pub active: usize,
+    pub pending: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    Up,
+    Down,
+}
+
+/// What PostgreSQL holds of the status.
+struct OperatorState {
+    paused: PauseState,
+    silences: SilenceCounts,
+    overdue: Vec<SourceView>,
+    workers: Vec<Worker>,
+}
+
+async fn operator_state(db: &Db) -> Result<OperatorState> {
+    let paused = fleet::pause_state(db).await?;
+    let now = Utc::now();
+    let current = silences::list(db, false).await?;
+    let count = |wanted: SilenceState| current.iter().filter(|s| s.state_at(now) == wanted).count();
+    let silences = SilenceCounts {
+        active: count(SilenceState::Active),
+        pending: count(SilenceState::Pending),
+    };
+    let overdue = sources::views(db)
+        .await?
+        .into_iter()
+        .filter(|s| s.overdue)
+        .collect();
+    let workers = workers::alive(db, ALIVE_SECS).await?;
+    Ok(OperatorState {
+        paused,
+        silences,
+        overdue,
+        workers,
+    })
+}
+
+/// Gathers every part; a part that cannot be had is left out and its health says why.
+pub async fn gather(state: &AppState) -> StatusParts {
+    let operator = async {
+        match state.db() {
+            Ok(db) => operator_state(db).await.ok(),
+            Err(_) => None,
+        }
+    };
+    let (operator, queues) = tokio::join!(operator, state.fleet.depths());
+    let rabbitmq = if queues.is_some() {
+        Health::Up
+    } else {
+        Health::Down
+    };
+    match operator {
+        Some(o) => StatusParts {
+            paused: Some(o.paused),
+            silences: Some(o.silences),
+            postgres: Health::Up,
+            sources: Some(o.overdue),
+            budget: Some(Budget {
+                requests_per_minute: state.fleet.budget_per_minute,
+                used_last_minute: o
+                    .workers
+                    .iter()
+                    .map(|w| w.report.syncro_requests_last_minute)
+                    .sum(),
+            }),
+            workers: Some(o.workers),
+            queues,
+            rabbitmq,
+        },
+        None => StatusParts {
+            paused: None,
+            silences: None,
+            postgres: Health::Down,
+            sources: None,
+            workers: None,
+            budget: None,
+            queues,
+            rabbitmq,
+        },
+    }
+}
+
+pub async fn show(_: Reader, state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(gather(&state).await)
+}

@@ -1,0 +1,164 @@
+//! Builds the application and runs it until told to stop.
+//!
+//! [`serve`] takes its listener, tokens and shutdown signal as parameters, so tests run
+//! exactly the production code on a port of their own; [`run`] is what `main` does with
+//! the configured address and the process environment.
+//!
+//! PostgreSQL need not be there at start: the pool is lazy, the migrations are retried in
+//! the background (with a log line at each failed attempt), and until they ran every route
+//! that needs the operator state answers 503 `postgres_unavailable`.
+
+use crate::auth::Tokens;
+use crate::error::{self, ApiError};
+use crate::routes::{audit, health, openapi, pause, silences, sources, status, trail};
+use crate::state::AppState;
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::{web, App, HttpResponse, HttpServer, Resource};
+use anyhow::Context;
+use opstate::Db;
+use shared::config::{self, Settings};
+use std::future::Future;
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Worker threads: the operator API serves a few people and tools, not a fleet.
+const WORKERS: usize = 2;
+/// How long in-flight requests may take to finish after the shutdown signal.
+const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+
+/// Runs the operator API on the configured address with the tokens of the process
+/// environment, until `stop` completes. The settings are checked first (every problem at
+/// once), as `main` does.
+pub async fn run(
+    settings: Settings,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let tokens = crate::config::check(&settings, &config::process_env, Path::new("settings"))?;
+    let listener = TcpListener::bind(&settings.operator.listen)
+        .with_context(|| format!("cannot bind {}", settings.operator.listen))?;
+    serve(listener, settings, tokens, stop).await
+}
+
+/// Runs the operator API on `listener` until `stop` completes, then stops accepting
+/// connections, lets in-flight requests finish (at most ten seconds) and returns.
+///
+/// The settings must have passed [`crate::config::check`], which made `tokens`.
+pub async fn serve(
+    listener: TcpListener,
+    settings: Settings,
+    tokens: Tokens,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = Db::lazy(&settings.postgres, &settings.prefix).context("PostgreSQL settings")?;
+    let migrated = Arc::new(AtomicBool::new(false));
+    let migration = tokio::spawn(migrate(db.clone(), migrated.clone()));
+    let names = tokens.names();
+    let state = web::Data::new(AppState::new(
+        db.clone(),
+        migrated,
+        tokens,
+        crate::config::limits(&settings),
+        crate::fleet::Fleet::start(&settings),
+    ));
+    let closing = state.clone();
+
+    let address = listener.local_addr().context("listener has no address")?;
+    let server = build_server(listener, state)?;
+    let handle = server.handle();
+    tokio::spawn(async move {
+        stop.await;
+        tracing::info!("shutdown requested: no new connections; finishing in-flight requests");
+        handle.stop(true).await;
+    });
+    tracing::info!(
+        %address,
+        prefix = %settings.prefix,
+        schema = %db.schema(),
+        operators = ?names.iter().map(|(name, role)| format!("{name} ({})", role.as_str())).collect::<Vec<_>>(),
+        "operator API listening"
+    );
+    let served = server.await.context("server failed");
+    migration.abort();
+    closing.fleet.close().await;
+    db.pool().close().await;
+    tracing::info!("operator API stopped");
+    served
+}
+
+/// Applies the migrations, retrying until PostgreSQL takes them; then the API is ready.
+async fn migrate(db: Db, migrated: Arc<AtomicBool>) {
+    db.migrate_until_done(migrated, "the API answers 503 until it is")
+        .await;
+}
+
+/// A resource whose other methods get a JSON 405 naming the allowed ones.
+fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        let mut response = actix_web::ResponseError::error_response(&ApiError::method_not_allowed(
+            format!("use {allow}"),
+        ));
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        response
+    }))
+}
+
+/// Builds the HTTP server (outside any `async` block: the builder is not `Send`).
+fn build_server(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(error::MAX_BODY_BYTES)
+                    .error_handler(error::json_error),
+            )
+            .app_data(web::QueryConfig::default().error_handler(error::query_error))
+            .app_data(web::PathConfig::default().error_handler(error::path_error))
+            .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
+            .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
+            .service(resource("/openapi.json", "GET").route(web::get().to(openapi::document)))
+            .service(
+                resource("/v1/silences", "GET, POST")
+                    .route(web::get().to(silences::list))
+                    .route(web::post().to(silences::add)),
+            )
+            .service(resource("/v1/silences/{id}", "GET").route(web::get().to(silences::get)))
+            .service(
+                resource("/v1/silences/{id}/expire", "POST")
+                    .route(web::post().to(silences::expire)),
+            )
+            .service(
+                resource("/v1/silences/{id}/extend", "POST")
+                    .route(web::post().to(silences::extend)),
+            )
+            .service(
+                resource("/v1/pause", "GET, POST")
+                    .route(web::get().to(pause::show))
+                    .route(web::post().to(pause::pause)),
+            )
+            .service(resource("/v1/resume", "POST").route(web::post().to(pause::resume)))
+            .service(resource("/v1/trail", "GET").route(web::get().to(trail::search)))
+            .service(resource("/v1/audit", "GET").route(web::get().to(audit::list)))
+            .service(resource("/v1/sources", "GET").route(web::get().to(sources::list)))
+            .service(resource("/v1/status", "GET").route(web::get().to(status::show)))
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)
+    .context("cannot listen")?
+    .disable_signals()
+    .workers(WORKERS)
+    .client_request_timeout(Duration::from_secs(10))
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
+    Ok(server.run())
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("no such endpoint"))
+}
