@@ -2,7 +2,8 @@
 //! request and its outcome, check the content type and encoding, read the body within its
 //! limits, verify the signature over the bytes as sent, decompress a gzip body (bounded),
 //! parse strict JSON, and publish with confirms. The routes ([`crate::routes::webhooks`],
-//! [`crate::routes::billable`]) only parse their content and build their messages.
+//! [`crate::routes::billable`], [`crate::routes::heartbeats`]) only parse their content and
+//! build their messages.
 
 use crate::encoding::{gunzip, Encoding};
 use crate::error::ApiError;
@@ -60,10 +61,9 @@ where
     result
 }
 
-/// The steps every signed endpoint takes before reading the content: JSON content type and a
-/// known encoding (415 before the body is read), the body within its size and time, the
-/// signature over the bytes as sent, then a gzip body decompressed within the same size
-/// limit. Returns the proof, the body and the time the request is taken as received.
+/// The steps every signed endpoint takes before reading the content: JSON content type (415
+/// before the body is read), then [`signed_body`] within `max_body_bytes`. Returns the proof,
+/// the body and the time the request is taken as received.
 pub(crate) async fn verified_body(
     request: &HttpRequest,
     payload: web::Payload,
@@ -71,15 +71,29 @@ pub(crate) async fn verified_body(
     source: &Source,
 ) -> Result<(Verified, web::Bytes, chrono::DateTime<chrono::Utc>), ApiError> {
     check_content_type(request)?;
+    signed_body(request, payload, state, source, state.max_body_bytes).await
+}
+
+/// The signature's steps: a known encoding (415 before the body is read), the body within
+/// `limit` bytes and its time, the signature over the bytes as sent, then a gzip body
+/// decompressed within the same limit. An endpoint whose body may be empty checks the
+/// content type of a non-empty one itself ([`check_content_type`]).
+pub(crate) async fn signed_body(
+    request: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    source: &Source,
+    limit: usize,
+) -> Result<(Verified, web::Bytes, chrono::DateTime<chrono::Utc>), ApiError> {
     let encoding = Encoding::of(request.headers())?;
-    let body = read_body(request, payload, state.max_body_bytes, state.body_timeout).await?;
+    let body = read_body(request, payload, limit, state.body_timeout).await?;
     let now = chrono::Utc::now();
     let proof = source
         .verifier
         .verify(request.headers(), &body, now.timestamp())?;
     let body = match encoding {
         Encoding::Identity => body.freeze(),
-        Encoding::Gzip => gunzip(&body, state.max_body_bytes)?,
+        Encoding::Gzip => gunzip(&body, limit)?,
     };
     Ok((proof, body, now))
 }
@@ -131,8 +145,8 @@ fn record_outcome(
     }
 }
 
-/// `application/json` or any `+json` type, parameters allowed.
-fn check_content_type(request: &HttpRequest) -> Result<(), ApiError> {
+/// `application/json` or any `+json` type, parameters allowed (else 415).
+pub(crate) fn check_content_type(request: &HttpRequest) -> Result<(), ApiError> {
     let value = request
         .headers()
         .get(CONTENT_TYPE)

@@ -2,7 +2,9 @@
 //!
 //! A request goes through [`routes::webhooks`]: its source's [`verify::Verifier`] checks the
 //! signature over the raw body, a [`formats`] adapter turns the body into validated canonical
-//! alerts, and the shared broker publishes them with confirms; only then is 202 answered.
+//! alerts, and the shared broker publishes them with confirms; only then is 202 answered, and
+//! each alert's `received` step goes to the trail in the operator state. A source's signed
+//! heartbeats ([`routes::heartbeats`]) say it is alive between alerts.
 //!
 //! Modules, from the outside in (each depends only on those below it):
 //!
@@ -15,6 +17,8 @@
 //!   with confirms.
 //! - [`state`]: what every handler shares ([`state::AppState`]) and one configured
 //!   sender ([`state::Source`]).
+//! - [`operator_state`]: the trail's steps and the sources' activity, written to PostgreSQL
+//!   by background tasks so no request waits for it.
 //! - [`verify`]: signature and token schemes; [`encoding`]: gzip bodies; [`formats`]:
 //!   payload adapters.
 //! - [`error`]: every failure mapped to a stable JSON error; [`metrics`]: what happens,
@@ -25,6 +29,7 @@ pub mod error;
 pub mod formats;
 mod intake;
 pub mod metrics;
+pub mod operator_state;
 pub mod routes;
 pub mod startup;
 pub mod state;

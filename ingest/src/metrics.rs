@@ -7,6 +7,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use std::sync::atomic::Ordering;
 
 /// Label value for requests to a source that is not configured.
 pub const UNKNOWN_SOURCE: &str = "_unknown";
@@ -34,6 +35,8 @@ pub struct SourceCounters {
     pub alerts_accepted: Counter,
     /// `billable_counts_accepted{source}`.
     pub counts_accepted: Counter,
+    /// `heartbeats{source}`.
+    pub heartbeats: Counter,
 }
 
 pub struct Metrics {
@@ -44,12 +47,21 @@ pub struct Metrics {
     pub alerts_accepted: Family<SourceLabels, Counter>,
     /// Billable-user counts accepted (confirmed by the broker) by source.
     pub counts_accepted: Family<SourceLabels, Counter>,
+    /// Signed heartbeats accepted, by source.
+    pub heartbeats: Family<SourceLabels, Counter>,
     /// Time from the first publish of a request to the broker's last confirm.
     pub publish_confirm_seconds: Histogram,
     /// Webhook requests being handled right now.
     pub in_flight: Gauge,
     /// 1 while connected to the broker.
     pub broker_connected: Gauge,
+    /// Trail steps written to PostgreSQL: the trail writer's own count, copied at scrape time
+    /// ([`Metrics::read_trail`]).
+    pub trail_written: Counter,
+    /// Trail steps dropped because the writer's buffer was full (PostgreSQL away too long).
+    pub trail_dropped: Counter,
+    /// 1 while the operator state is reachable (migrated, and the trail's last write worked).
+    pub postgres_up: Gauge,
 }
 
 impl Metrics {
@@ -58,9 +70,13 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let alerts_accepted = Family::<SourceLabels, Counter>::default();
         let counts_accepted = Family::<SourceLabels, Counter>::default();
+        let heartbeats = Family::<SourceLabels, Counter>::default();
         let publish_confirm_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
         let in_flight = Gauge::default();
         let broker_connected = Gauge::default();
+        let trail_written = Counter::default();
+        let trail_dropped = Counter::default();
+        let postgres_up = Gauge::default();
         registry.register(
             "requests",
             "Webhook requests by source and outcome",
@@ -77,6 +93,11 @@ impl Metrics {
             counts_accepted.clone(),
         );
         registry.register(
+            "heartbeats",
+            "Signed heartbeats accepted, by source",
+            heartbeats.clone(),
+        );
+        registry.register(
             "publish_confirm_seconds",
             "Time from publishing a request's alerts to the broker's last confirm",
             publish_confirm_seconds.clone(),
@@ -91,14 +112,33 @@ impl Metrics {
             "1 while connected to RabbitMQ",
             broker_connected.clone(),
         );
+        registry.register(
+            "trail_written",
+            "Trail steps written to PostgreSQL",
+            trail_written.clone(),
+        );
+        registry.register(
+            "trail_dropped",
+            "Trail steps dropped because PostgreSQL was away and the buffer full",
+            trail_dropped.clone(),
+        );
+        registry.register(
+            "postgres_up",
+            "Whether the operator state in PostgreSQL is reachable (1) or not (0)",
+            postgres_up.clone(),
+        );
         Metrics {
             registry,
             requests,
             alerts_accepted,
             counts_accepted,
+            heartbeats,
             publish_confirm_seconds,
             in_flight,
             broker_connected,
+            trail_written,
+            trail_dropped,
+            postgres_up,
         }
     }
 
@@ -118,7 +158,19 @@ impl Metrics {
                 .clone(),
             alerts_accepted: self.alerts_accepted.get_or_create(&labels).clone(),
             counts_accepted: self.counts_accepted.get_or_create(&labels).clone(),
+            heartbeats: self.heartbeats.get_or_create(&labels).clone(),
         }
+    }
+
+    /// Copies the trail writer's counts (atomics the writer keeps) into their series. The
+    /// counters only move forward, so two scrapes racing cannot make one look reset.
+    pub fn read_trail(&self, written: u64, dropped: u64) {
+        self.trail_written
+            .inner()
+            .fetch_max(written, Ordering::Relaxed);
+        self.trail_dropped
+            .inner()
+            .fetch_max(dropped, Ordering::Relaxed);
     }
 
     /// Counts a request by source and outcome (the path of refusals; an accepted request of a

@@ -6,6 +6,7 @@
 use crate::error::ApiError;
 use crate::formats::FormatOptions;
 use crate::metrics::Metrics;
+use crate::operator_state::OperatorState;
 use crate::routes;
 use crate::state::{AppState, Source};
 use crate::verify::Verifier;
@@ -19,16 +20,24 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long the trail's last steps and the sources' last activity may take to be written
+/// once the server stopped.
+const OPERATOR_STATE_DEADLINE: Duration = Duration::from_secs(5);
+
 /// Runs ingest on `listener` until `shutdown` completes, then stops accepting connections,
 /// lets in-flight requests finish their publishes (bounded by `shutdown_timeout_secs`),
-/// closes the broker connection and returns.
+/// writes the trail's last steps (bounded by [`OPERATOR_STATE_DEADLINE`]), closes the broker
+/// connection and returns.
 ///
-/// The settings must have passed [`Settings::validate_ingest`].
+/// PostgreSQL is never waited for at start: its schema is migrated in the background while
+/// alerts are accepted. The settings must have passed [`Settings::validate_ingest`].
 pub async fn run(
     listener: TcpListener,
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let (operator, operator_tasks) =
+        OperatorState::start(&settings).context("the [postgres] settings cannot be used")?;
     let broker = Broker::start(BrokerOptions {
         url: settings.amqp.url.clone(),
         topology: Topology::new(&settings.prefix),
@@ -57,6 +66,7 @@ pub async fn run(
     let state = web::Data::new(AppState {
         sources,
         broker: broker.clone(),
+        operator,
         metrics,
         max_body_bytes: ingest.max_body_bytes,
         body_timeout: Duration::from_millis(ingest.body_timeout_ms),
@@ -75,6 +85,8 @@ pub async fn run(
     });
     tracing::info!(%address, prefix = %settings.prefix, "ingest listening");
     let served = server.await.context("server failed");
+    // The server's state (and with it every trail writer) is gone: what is buffered is last.
+    operator_tasks.finish(OPERATOR_STATE_DEADLINE).await;
     broker.close().await;
     tracing::info!("ingest stopped");
     served
@@ -95,6 +107,11 @@ fn build_server(
             .service(
                 web::resource("/v1/webhooks/{source}")
                     .route(web::post().to(routes::webhooks::receive))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/v1/heartbeats/{source}")
+                    .route(web::post().to(routes::heartbeats::receive))
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

@@ -1,8 +1,9 @@
-//! What every request handler shares: the configured sources, the broker and the limits,
-//! built once by [`crate::startup`] and handed to the routes.
+//! What every request handler shares: the configured sources, the broker, the operator state
+//! and the limits, built once by [`crate::startup`] and handed to the routes.
 
 use crate::formats::FormatOptions;
 use crate::metrics::{Metrics, SourceCounters};
+use crate::operator_state::OperatorState;
 use crate::verify::Verifier;
 use secrecy::SecretString;
 use shared::amqp::Broker;
@@ -19,7 +20,7 @@ pub struct Source {
     pub verifier: Verifier,
     /// How this sender's body turns into canonical alerts.
     pub format: FormatOptions,
-    /// This source's series of the request and acceptance counters.
+    /// This source's series of the request, acceptance and heartbeat counters.
     pub counters: SourceCounters,
 }
 
@@ -29,6 +30,9 @@ pub struct AppState {
     pub sources: HashMap<String, Source>,
     /// Where accepted alerts and counts are published, with confirms.
     pub broker: Broker,
+    /// Where accepted alerts' trail steps and the sources' signs of life go, never waiting
+    /// for PostgreSQL.
+    pub operator: OperatorState,
     pub metrics: Arc<Metrics>,
     /// Largest accepted body: larger gets 413 before it is read whole.
     pub max_body_bytes: usize,

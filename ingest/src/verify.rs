@@ -222,6 +222,7 @@ mod tests {
             organization_label: "organization".into(),
             default_organization: None,
             severity_label: "severity".into(),
+            expected_interval_secs: None,
         }
     }
 

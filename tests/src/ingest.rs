@@ -93,15 +93,54 @@ impl TestIngest {
         body: &[u8],
         headers: &[(String, String)],
     ) -> reqwest::Response {
-        let mut request = self
-            .client
-            .post(self.url(&format!("/v1/webhooks/{source}")))
-            .header("content-type", "application/json")
-            .body(body.to_vec());
+        self.send(&format!("/v1/webhooks/{source}"), body, headers, true)
+            .await
+    }
+
+    /// POSTs `body` to a source's heartbeat endpoint with the given headers, as JSON unless
+    /// it is empty (an empty heartbeat needs no content type).
+    pub async fn heartbeat(
+        &self,
+        source: &str,
+        body: &[u8],
+        headers: &[(String, String)],
+    ) -> reqwest::Response {
+        self.send(
+            &format!("/v1/heartbeats/{source}"),
+            body,
+            headers,
+            !body.is_empty(),
+        )
+        .await
+    }
+
+    async fn send(
+        &self,
+        path: &str,
+        body: &[u8],
+        headers: &[(String, String)],
+        json: bool,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.url(path)).body(body.to_vec());
+        if json {
+            request = request.header("content-type", "application/json");
+        }
         for (name, value) in headers {
             request = request.header(name.as_str(), value.as_str());
         }
         request.send().await.expect("ingest answers")
+    }
+
+    /// `GET /metrics` as text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics answer")
+            .text()
+            .await
+            .expect("metrics text")
     }
 
     /// Waits until `/readyz` says the broker is connected.

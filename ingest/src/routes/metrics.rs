@@ -31,6 +31,12 @@ pub async fn metrics(
         .metrics
         .broker_connected
         .set(i64::from(state.broker.is_connected()));
+    let (written, dropped) = state.operator.trail_counts();
+    state.metrics.read_trail(written, dropped);
+    state
+        .metrics
+        .postgres_up
+        .set(i64::from(state.operator.postgres_up()));
     let mut text = String::new();
     encode(&mut text, &state.metrics.registry)
         .map_err(|_| ApiError::internal("metrics could not be encoded"))?;

@@ -2,5 +2,6 @@
 
 pub mod billable;
 pub mod health;
+pub mod heartbeats;
 pub mod metrics;
 pub mod webhooks;

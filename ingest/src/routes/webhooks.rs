@@ -2,11 +2,14 @@
 //!
 //! The order is fixed: source known (404) → JSON content type (415) → body within the limit
 //! and in time (413, 408) → signature over the raw bytes (401) → payload (400) → publish with
-//! confirms (503 unless every message was confirmed) → 202. Nothing is published for a
-//! rejected request, and no step before the signature reads the body's content.
+//! confirms (503 unless every message was confirmed) → 202, with each alert's `received`
+//! step recorded in the trail and the source noted as heard from (both in memory: the answer
+//! never waits for PostgreSQL). Nothing is published or recorded for a rejected request, and
+//! no step before the signature reads the body's content.
 
 use crate::error::ApiError;
 use crate::intake::{publish, verified_body, with_source};
+use crate::operator_state;
 use crate::state::{AppState, Source};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -56,16 +59,19 @@ async fn handle(
     }
     let mut alert_ids = Vec::with_capacity(alerts.len());
     let mut messages = Vec::with_capacity(alerts.len());
+    // Made while the whole alert is at hand; recorded only once the broker confirmed.
+    let mut steps = Vec::with_capacity(alerts.len());
     for alert in alerts {
         let message = AlertMessage::new(&source.name, alert, now);
-        messages.push(
-            envelope::encode(&message, WORK_KEY)
-                .map_err(|_| ApiError::internal("an alert could not be encoded"))?,
-        );
+        let outgoing = envelope::encode(&message, WORK_KEY)
+            .map_err(|_| ApiError::internal("an alert could not be encoded"))?;
+        steps.push(operator_state::received(&outgoing.message_id, &message));
+        messages.push(outgoing);
         alert_ids.push(message.alert.id);
     }
 
     publish(state, &messages).await?;
+    state.operator.accepted(&source.name, steps);
     source
         .counters
         .alerts_accepted

@@ -2,6 +2,7 @@
 
 use relay_tests::alerts::{self, alert, hmac_header, standard_headers, standard_headers_at};
 use relay_tests::ingest::{config, TestIngest, BEARER_TOKEN, HMAC_SECRET};
+use relay_tests::processor::drop_schema;
 use relay_tests::proxy::Proxy;
 use relay_tests::rabbit::Rabbit;
 use relay_tests::{wait, Context};
@@ -51,6 +52,7 @@ impl Harness {
     async fn finish(self) {
         self.ingest.stop().await.expect("ingest stops cleanly");
         self.rabbit.delete_topology(&self.ctx.prefix).await;
+        drop_schema(&self.ctx.prefix).await;
     }
 }
 
@@ -618,6 +620,7 @@ async fn the_standard_webhooks_published_example_passes_verification() {
         .await
         .delete_topology(&ctx.prefix)
         .await;
+    drop_schema(&ctx.prefix).await;
 }
 
 #[tokio::test]
@@ -678,6 +681,7 @@ async fn an_unreachable_broker_gives_503_and_ingest_recovers_by_itself() {
     assert_eq!(ids, [json!("after-outage")]);
     ingest.stop().await.expect("stops");
     rabbit.delete_topology(&ctx.prefix).await;
+    drop_schema(&ctx.prefix).await;
 }
 
 #[tokio::test]
@@ -712,6 +716,7 @@ async fn a_broker_down_at_start_is_waited_for_and_answered_with_503() {
         .await;
     assert_eq!(error_of(response).await.0, 503);
     ingest.stop().await.expect("stops even while disconnected");
+    drop_schema(&ctx.prefix).await;
 }
 
 #[tokio::test]
@@ -771,4 +776,5 @@ async fn metrics_require_the_token_when_one_is_configured() {
         .await
         .delete_topology(&ctx.prefix)
         .await;
+    drop_schema(&ctx.prefix).await;
 }

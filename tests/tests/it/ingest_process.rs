@@ -156,6 +156,7 @@ secrets_env = ["TEST_DEMO_SECRET"]
         .await
         .delete_topology(&ctx.prefix)
         .await;
+    relay_tests::processor::drop_schema(&ctx.prefix).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 

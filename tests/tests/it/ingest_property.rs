@@ -368,5 +368,6 @@ fn any_request_gets_2xx_or_4xx_and_only_valid_signatures_enqueue() {
         .await;
         ingest.stop().await.expect("ingest stops cleanly");
         rabbit.delete_topology(&ctx.prefix).await;
+        relay_tests::processor::drop_schema(&ctx.prefix).await;
     });
 }
