@@ -14,15 +14,30 @@
 //!   became (tickets, notes, Syncro calls, losses, duplicates).
 //! - [`queues`]: message counts of a deployment's queues; deletes them for clean-up.
 //!
+//! Five commands go through the operator API (`--api URL` or `RELAY_OPERATOR_URL`, default
+//! `http://127.0.0.1:8081`; the bearer token only from `RELAY_OPERATOR_TOKEN`), which holds
+//! the operator state; [`api`] is their client and maps its errors:
+//! - [`trace`]: an alert's trail as a timeline (or a ticket's, an organization's).
+//! - [`silence`]: silences and maintenance windows: `add`, `list`, `expire`, `extend`.
+//! - [`pause`]: `pause` and `resume`, the fleet's switch.
+//! - [`status`]: the fleet on one page; exit 1 when some part is down.
+//!
 //! [`context`] loads the configuration and opens what a command needs (broker, Redis, the
-//! rate-limited Syncro client); every command prints its result on stdout, problems on
-//! stderr, and exits 0 on success, 1 when something failed, 2 on a usage or configuration
-//! error.
+//! rate-limited Syncro client); [`text`] writes times, spans and tables. Every command
+//! prints its result on stdout, problems on stderr, and exits 0 on success, 1 when something
+//! failed, 2 on a usage or configuration error (for the operator API's commands: a missing
+//! or refused token, or a request the API calls invalid).
 
+pub mod api;
 pub mod billing;
 pub mod context;
 pub mod dlq;
 pub mod mappings;
+pub mod pause;
 pub mod queues;
 pub mod send;
+pub mod silence;
+pub mod status;
 pub mod storm;
+pub mod text;
+pub mod trace;

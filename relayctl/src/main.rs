@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use relayctl::context::{config_failure, Context};
-use relayctl::{billing, dlq, mappings, queues, send, storm};
+use relayctl::{billing, dlq, mappings, pause, queues, send, silence, status, storm, trace};
 use shared::config;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     version,
-    about = "alert-relay operations: dead letters, mappings, billable users; sending alerts and queue counts"
+    about = "alert-relay operations: dead letters, mappings, billable users; sending alerts and queue counts; through the operator API, traces, silences, pause and status"
 )]
 struct Cli {
     /// Configuration file (TOML): the workers' own. Needed by dlq, mappings and billing.
@@ -31,6 +31,24 @@ enum Command {
     Storm(storm::Args),
     /// Print (and optionally delete) a deployment's queues and their message counts.
     Queues(queues::Args),
+    #[command(flatten)]
+    Operator(Operator),
+}
+
+/// The commands that go through the operator API (`--api URL`, token in
+/// RELAY_OPERATOR_TOKEN).
+#[derive(Subcommand)]
+enum Operator {
+    /// An alert's way through the relay, step by step (or a ticket's, an organization's).
+    Trace(trace::Args),
+    /// Silences and maintenance windows: add, list, expire, extend.
+    Silence(silence::Args),
+    /// Stop the workers taking alerts (they wait in RabbitMQ) until `resume`.
+    Pause(pause::PauseArgs),
+    /// Let paused workers take alerts again.
+    Resume(pause::ResumeArgs),
+    /// The fleet on one page; exits 1 when some part is down.
+    Status(status::Args),
 }
 
 /// The commands that work on a deployment's state, through its configuration file.
@@ -56,6 +74,14 @@ async fn main() -> ExitCode {
         Command::Send(args) => send::run(args).await,
         Command::Storm(args) => storm::run(args).await,
         Command::Queues(args) => queues::run(args).await,
+        // Through the operator API, which holds the state: no configuration file either.
+        Command::Operator(command) => match command {
+            Operator::Trace(args) => trace::run(args).await,
+            Operator::Silence(args) => silence::run(args).await,
+            Operator::Pause(args) => pause::pause(args).await,
+            Operator::Resume(args) => pause::resume(args).await,
+            Operator::Status(args) => status::run(args).await,
+        },
         Command::Configured(command) => configured(cli.config, command).await,
     }
 }

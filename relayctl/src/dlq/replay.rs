@@ -198,6 +198,8 @@ pub async fn run(
     let mut moved: HashSet<String> = HashSet::new();
     let (mut replayed, mut duplicates, mut skipped) = (0, 0, 0);
     let mut failure = None;
+    let mut steps = Vec::new();
+    let actor = operator_name();
     for &index in &chosen {
         let held = &browse.held[index];
         let message_id = held.letter.message_id.clone();
@@ -222,7 +224,9 @@ pub async fn run(
             ));
             break;
         }
+        let step = replayed_step(&held.letter, &actor);
         browse.ack(index).await?;
+        steps.push(step);
         moved.insert(message_id.clone());
         replayed += 1;
         if !args.json {
@@ -230,6 +234,7 @@ pub async fn run(
         }
     }
     let left = browse.held.len() - replayed - duplicates;
+    record(context, &actor, &steps, duplicates).await;
     if args.json {
         print_json(&ReplayReport {
             dry_run: false,
@@ -312,4 +317,55 @@ async fn dry_run(
 fn work_copy(delivery: &lapin::message::Delivery, message_id: &str) -> Outgoing {
     let headers = delivery.properties.headers().clone().unwrap_or_default();
     envelope::replayed(&delivery.data, message_id, &headers, WORK_KEY)
+}
+
+/// Who replays, as the trail and the audit log name them.
+fn operator_name() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    format!("relayctl:{user}")
+}
+
+/// The `replayed` step of one letter.
+fn replayed_step(letter: &Letter, actor: &str) -> opstate::trail::Event {
+    let mut step = opstate::trail::Event::new(
+        opstate::trail::Step::Replayed,
+        &letter.message_id,
+        letter.source.as_deref().unwrap_or_default(),
+    )
+    .detail(serde_json::json!({
+        "by": actor,
+        "error_kind": letter.error_kind,
+        "attempts": letter.attempts,
+    }));
+    step.sender_id = letter.alert_id.clone();
+    step.organization = (!letter.organization.is_empty()).then(|| letter.organization.clone());
+    step
+}
+
+/// The replay in each alert's trail and in the audit log; a replay PostgreSQL cannot record
+/// is still done (the alerts are back in the work queue), and said so.
+async fn record(
+    context: &Context,
+    actor: &str,
+    steps: &[opstate::trail::Event],
+    duplicates: usize,
+) {
+    if steps.is_empty() {
+        return;
+    }
+    let settings = &context.settings;
+    let written = async {
+        let db = opstate::Db::lazy(&settings.postgres, &settings.prefix)?;
+        db.migrate().await?;
+        opstate::trail::append(&db, steps).await?;
+        let detail =
+            serde_json::json!({ "replayed": steps.len(), "duplicates_removed": duplicates });
+        let actor = opstate::store::Actor(actor.to_string());
+        opstate::store::audit::record(&db, &actor, "dlq.replay", None, &detail).await
+    };
+    if let Err(e) = written.await {
+        eprintln!(
+            "warning: the replay is done, but its trail and audit entries were not written: {e}"
+        );
+    }
 }

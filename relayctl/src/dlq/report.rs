@@ -1,6 +1,7 @@
 //! What `dlq` prints: aligned tables for people, JSON (`--json`) for machines.
 
 use super::letter::{Letter, UNKNOWN};
+use crate::text::clip;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -150,41 +151,9 @@ fn or_unknown(value: &str) -> String {
     }
 }
 
-/// One line, at most `max` characters (control characters shown as spaces).
-fn clip(text: &str, max: usize) -> String {
-    let line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if line.chars().count() <= max {
-        line
-    } else {
-        let mut clipped: String = line.chars().take(max.saturating_sub(1)).collect();
-        clipped.push('…');
-        clipped
-    }
-}
-
 /// Prints rows under a header, columns padded to their widest cell.
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        println!("{}", padded.join("  ").trim_end());
-    };
-    line(header.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
+    print!("{}", crate::text::table("", header, rows));
 }
 
 pub fn print_json(value: &impl Serialize) {

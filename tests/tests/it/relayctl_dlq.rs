@@ -440,6 +440,32 @@ async fn replay_moves_only_the_matching_messages_and_the_processor_tickets_them(
     let work = stack.rabbit.take_all(&queues.work()).await;
     let work_ids: Vec<String> = work.iter().filter_map(|t| t.message_id.clone()).collect();
     assert_eq!(work_ids, moved, "replayed in order, ids kept");
+    // Each replay is in its alert's trail, and the replay in the audit log.
+    let db = stack.db();
+    for id in &moved {
+        let steps = opstate::trail::search(
+            &db,
+            &opstate::trail::TrailQuery {
+                alert: Some(id.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("the trail");
+        let step = steps
+            .iter()
+            .find(|e| e.step == opstate::trail::Step::Replayed)
+            .expect("a replayed step");
+        assert!(step.detail["by"]
+            .as_str()
+            .is_some_and(|by| by.starts_with("relayctl:")));
+        assert_eq!(step.organization.as_deref(), Some("org-42"));
+    }
+    let audit = opstate::store::audit::list(&db, None, 10)
+        .await
+        .expect("audit");
+    assert_eq!(audit[0].action, "dlq.replay");
+    assert_eq!(audit[0].detail["replayed"], 3);
     for taken in &work {
         assert!(header_str(&taken.headers, "x-relay-replayed-at").is_some());
         assert!(
@@ -494,6 +520,7 @@ async fn a_dry_run_moves_nothing_and_plans_tickets_and_notes_from_the_grouping_s
         created_at: chrono::Utc::now(),
         checked_at: chrono::Utc::now(),
         recovered: false,
+        number: None,
     };
     store
         .set_group(
