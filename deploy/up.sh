@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs the whole alert-relay stack on this machine and sends it a signed sample alert:
-# RabbitMQ and Redis (started, or installed and started, when absent), the Syncro simulator,
-# ingest and the processor, built in release mode. It returns once the stack is up; the
-# services keep running in the background.
+# RabbitMQ, Redis and PostgreSQL (started, or installed and started, when absent), the Syncro
+# simulator, ingest, the processor and the operator API, built in release mode. It returns
+# once the stack is up; the services keep running in the background. It prints the operator
+# API's address and its demo token at the end.
 #
 #   deploy/up.sh          start everything and send the sample alert
-#   deploy/up.sh stop     stop what it started (RabbitMQ and Redis are left running)
+#   deploy/up.sh stop     stop what it started (RabbitMQ, Redis and PostgreSQL are left running)
 #   deploy/up.sh status   what runs, and the queue depths
 set -euo pipefail
 RELAY_ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +17,7 @@ RUN="$RELAY_ROOT/.relay-run"
 BIN="$RELAY_ROOT/target/release"
 INGEST_PORT=${INGEST_PORT:-8080}
 SIM_PORT=${SIM_PORT:-8900}
-SERVICES=(syncro-sim ingest processor)
+SERVICES=(syncro-sim ingest processor operator)
 
 stop_all() {
     local name pid
@@ -54,7 +55,7 @@ start() { # name binary args...
 
 # What the demo runs, and nothing else: the test crate's tools and test-only dependencies
 # are not built here.
-BUILD=(-p ingest -p processor -p relayctl -p syncro-sim)
+BUILD=(-p ingest -p processor -p operator -p relayctl -p syncro-sim)
 
 # Builds BUILD in release mode, showing how far along it is: cargo prints one "Compiling"
 # line per crate; they become "[n/N] compiling crate", on one updating line on a terminal,
@@ -114,21 +115,26 @@ esac
 
 ensure_rabbitmq
 ensure_redis
+ensure_postgres
 ensure_command curl curl
 command -v cargo >/dev/null || die "cargo is missing: install Rust with rustup first"
 build_release
 
 mkdir -p "$RUN" && chmod 700 "$RUN"
 stop_all
-# Demo secrets: generated once, kept (mode 600) so later runs and `relayctl send` reuse them.
-if [ ! -f "$RUN/secrets.env" ]; then
-    umask 077
-    {
-        echo "RELAY_DEMO_SECRET=whsec_$(head -c 32 /dev/urandom | base64 -w0)"
-        echo "RELAY_ALERTMANAGER_TOKEN=$(head -c 24 /dev/urandom | base64 -w0 | tr '+/' '-_')"
-        echo "RELAY_SYNCRO_TOKEN=$(head -c 24 /dev/urandom | base64 -w0 | tr '+/' '-_')"
-    } >"$RUN/secrets.env"
-fi
+# Demo secrets: generated once, kept (mode 600, in the git-ignored $RUN) so later runs and
+# `relayctl send` reuse them; one missing from an earlier run's file is added.
+random_token() { head -c 24 /dev/urandom | base64 -w0 | tr '+/' '-_'; }
+demo_secret() { # name value
+    grep -q "^$1=" "$RUN/secrets.env" || echo "$1=$2" >>"$RUN/secrets.env"
+}
+(umask 077 && touch "$RUN/secrets.env")
+demo_secret RELAY_DEMO_SECRET "whsec_$(head -c 32 /dev/urandom | base64 -w0)"
+demo_secret RELAY_ALERTMANAGER_TOKEN "$(random_token)"
+demo_secret RELAY_SYNCRO_TOKEN "$(random_token)"
+# The operator API's token (RELAY_OPERATOR_OPERATE_TOKENS: may change state, e.g. silence
+# or pause), printed at the end; local demo only.
+demo_secret RELAY_OPERATOR_OPERATE_TOKENS "$(random_token)"
 set -a
 # shellcheck disable=SC1091
 source "$RUN/secrets.env"
@@ -143,6 +149,13 @@ if command -v redis-cli >/dev/null; then
     redis-cli --scan --pattern "$RELAY_PREFIX:*" | xargs -r redis-cli del >/dev/null
     redis-cli --scan --pattern "{$RELAY_PREFIX:*" | xargs -r redis-cli del >/dev/null
 fi
+# The demo's operator state (a pause or a silence left from an earlier run would hold the
+# sample alert back): its schema goes, and the services migrate a fresh one at start.
+if command -v psql >/dev/null; then
+    demo_schema=$(printf '%s' "$RELAY_PREFIX" | tr -c 'a-zA-Z0-9_' '_' | tr 'A-Z' 'a-z')
+    psql -q "${RELAY_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}" \
+        -c "DROP SCHEMA IF EXISTS \"$demo_schema\" CASCADE" >/dev/null 2>&1 || true
+fi
 export RELAY_INGEST_ADDR="127.0.0.1:$INGEST_PORT"
 export RELAY_SYNCRO_URL="http://127.0.0.1:$SIM_PORT/api/v1"
 
@@ -152,6 +165,8 @@ start ingest "$BIN/ingest"
 wait_http "http://127.0.0.1:$INGEST_PORT/readyz" ingest
 start processor "$BIN/processor" run
 wait_http "http://127.0.0.1:9091/readyz" processor
+start operator "$BIN/operator"
+wait_http "http://127.0.0.1:8081/healthz" operator
 
 say "sending the signed sample alert (deploy/sample-alert.json)"
 "$BIN/relayctl" send --url "http://127.0.0.1:$INGEST_PORT" --source demo \
@@ -193,6 +208,8 @@ alert-relay is running:
   its tickets     curl -H "Authorization: Bearer \$RELAY_SYNCRO_TOKEN" $API/tickets
                   or everything: curl http://127.0.0.1:$SIM_PORT/_admin/state
   processor       http://127.0.0.1:9091/metrics
+  operator API    http://127.0.0.1:8081, token: $RELAY_OPERATOR_OPERATE_TOKENS
+                  (a local demo token, also in $RUN/secrets.env)
   logs            $RUN/*.log
   queue depths    deploy/up.sh status
   send another    set -a; . $RUN/secrets.env; set +a

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of alert-relay: lints, unit tests and the integration tests against real
-# RabbitMQ and Redis (started, or installed and started, when absent) and a real
-# Prometheus Alertmanager. This is the README's test command; CI runs exactly this.
+# RabbitMQ, Redis and PostgreSQL (started, or installed and started, when absent; PostgreSQL
+# where RELAY_POSTGRES_URL points, when set) and a real Prometheus Alertmanager. This is the
+# README's test command; CI runs exactly this.
 set -euo pipefail
 RELAY_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export RELAY_ROOT
@@ -11,6 +12,7 @@ cd "$RELAY_ROOT"
 
 ensure_rabbitmq
 ensure_redis
+ensure_postgres
 ensure_command prometheus-alertmanager prometheus-alertmanager
 # The Redis over TLS and Sentinel tests start private servers (redis-server, also as a
 # sentinel) with certificates made by openssl, even when Redis on 6379 is a container.
@@ -25,6 +27,14 @@ if command -v rabbitmqctl >/dev/null; then
         { grep -E '^t-[0-9a-f]{12}\.' || true; } |
         while read -r queue; do as_root rabbitmqctl -q delete_queue "$queue" </dev/null >/dev/null 2>&1 || true; done
     heal_rabbitmq_dlx || true
+fi
+
+# Schemas left behind by an interrupted earlier run (each test's operator state lives in
+# t_<random>).
+if command -v psql >/dev/null; then
+    pg_url=${RELAY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+    { psql -qtA "$pg_url" -c "SELECT nspname FROM pg_namespace WHERE nspname ~ '^t_[0-9a-f]{12}$'" 2>/dev/null || true; } |
+        while read -r schema; do psql -q "$pg_url" -c "DROP SCHEMA IF EXISTS \"$schema\" CASCADE" >/dev/null 2>&1 || true; done
 fi
 
 say "formatting and lints"

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Starts (or installs, then starts) the services alert-relay needs: RabbitMQ and Redis on
-# their standard local ports. Sourced by deploy/up.sh and tests/run.sh.
+# Starts (or installs, then starts) the services alert-relay needs: RabbitMQ, Redis and
+# PostgreSQL on their standard local ports (PostgreSQL where RELAY_POSTGRES_URL points, when
+# set). Sourced by deploy/up.sh, tests/run.sh and tests/fault/run.sh.
 #
 # Order of preference: a service already answering is used as it is; an installed one is
 # started; on Debian a missing one is installed with apt-get; elsewhere, a running Docker
@@ -41,8 +42,7 @@ compose_up() {
 }
 
 wait_port() { # port what seconds
-    local i
-    for i in $(seq 1 $(($3 * 5))); do
+    for _ in $(seq 1 $(($3 * 5))); do
         port_open "$1" && return 0
         sleep 0.2
     done
@@ -107,6 +107,190 @@ heal_rabbitmq_dlx() {
         return 0
     fi
     return 1
+}
+
+# PostgreSQL holds the durable operator state: silences, pause, each alert's trail, the audit
+# log, source heartbeats. The binaries use this URL when RELAY_POSTGRES_URL is not set.
+RELAY_POSTGRES_DEFAULT_URL=postgres://postgres@127.0.0.1:5432/postgres
+
+# docker-compose.yml's PostgreSQL (its role, database and development password).
+pg_compose_url() { echo "postgres://relay:${POSTGRES_PASSWORD:-relay-demo-only}@127.0.0.1:5432/relay"; }
+
+ensure_postgres() {
+    # The clusters that exist before anything is done here: only one created by this call may
+    # have its authentication loosened (pg_trust_loopback).
+    local before
+    before=$(compgen -G '/etc/postgresql/*/*/postgresql.conf' || true)
+    pg_parse_url "${RELAY_POSTGRES_URL:-$RELAY_POSTGRES_DEFAULT_URL}"
+    if ! pg_answers "$PG_HOST" "$PG_PORT"; then
+        pg_is_local || die "PostgreSQL at $PG_HOST:$PG_PORT (RELAY_POSTGRES_URL) does not answer; only a local one is started here"
+        if pg_server_installed || apt_install postgresql; then
+            start_postgres_cluster "$PG_PORT" "$before"
+        elif [ "$PG_PORT" = 5432 ] && compose_up postgres; then
+            if [ -z "${RELAY_POSTGRES_URL:-}" ]; then
+                RELAY_POSTGRES_URL=$(pg_compose_url)
+                export RELAY_POSTGRES_URL
+                pg_parse_url "$RELAY_POSTGRES_URL"
+            fi
+        else
+            die "PostgreSQL is not running and cannot be installed here"
+        fi
+        wait_postgres "$PG_HOST" "$PG_PORT" 60
+    fi
+    pg_ensure_login
+}
+
+# Splits a postgres:// URL into PG_USER, PG_PASSWORD, PG_HOST, PG_PORT and PG_DB, with libpq's
+# defaults for the parts it leaves out (port 5432, the database named as the user). Only what
+# is needed here: one host; query parameters are ignored. Never prints the URL (its password).
+pg_parse_url() { # url
+    local rest userinfo="" hostport
+    [[ $1 =~ ^postgres(ql)?:// ]] || die "RELAY_POSTGRES_URL is not a postgres:// URL"
+    rest=${1#*://}
+    rest=${rest%%\?*}
+    hostport=${rest%%/*}
+    PG_DB=""
+    [[ $rest == */* ]] && PG_DB=$(pct_decode "${rest#*/}")
+    if [[ $hostport == *@* ]]; then
+        userinfo=${hostport%@*}
+        hostport=${hostport##*@}
+    fi
+    PG_USER=$(pct_decode "${userinfo%%:*}")
+    PG_PASSWORD=""
+    [[ $userinfo == *:* ]] && PG_PASSWORD=$(pct_decode "${userinfo#*:}")
+    if [[ $hostport =~ ^\[([^]]*)\](:([0-9]*))?$ ]]; then  # [IPv6]:port
+        PG_HOST=${BASH_REMATCH[1]} PG_PORT=${BASH_REMATCH[3]}
+    else
+        PG_HOST=${hostport%%:*} PG_PORT=""
+        [[ $hostport == *:* ]] && PG_PORT=${hostport##*:}
+    fi
+    PG_HOST=${PG_HOST:-localhost} PG_PORT=${PG_PORT:-5432} PG_DB=${PG_DB:-$PG_USER}
+    [[ $PG_PORT =~ ^[0-9]+$ ]] || die "RELAY_POSTGRES_URL: the port is not a number"
+}
+
+pct_decode() { if [[ $1 == *%* ]]; then printf '%b' "${1//%/\\x}"; else printf '%s' "$1"; fi; }
+
+pg_is_local() { case $PG_HOST in 127.0.0.1 | localhost | ::1) return 0 ;; *) return 1 ;; esac; }
+
+# Accepting connections (pg_isready), or, without the client tools, listening.
+pg_answers() { # host port
+    if command -v pg_isready >/dev/null; then
+        pg_isready -q -h "$1" -p "$2" -t 2
+    else
+        (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+    fi
+}
+
+wait_postgres() { # host port seconds
+    local deadline=$((SECONDS + $3))
+    until pg_answers "$1" "$2"; do
+        [ "$SECONDS" -lt "$deadline" ] ||
+            die "PostgreSQL did not start accepting connections on $1:$2 within $3 s"
+        sleep 0.2
+    done
+}
+
+# A PostgreSQL server (not only the client), as Debian installs it or on the PATH.
+pg_server_installed() {
+    compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || command -v postgres >/dev/null
+}
+
+# Starts the cluster on port with Debian's cluster tools (pg_ctlcluster runs the server as its
+# owner; it needs neither systemd nor a running init), creating one when the machine has no
+# cluster at all. Without those tools, the init script.
+start_postgres_cluster() { # port clusters-that-existed-before
+    local port=$1 version="" name="" status=""
+    if ! command -v pg_ctlcluster >/dev/null; then
+        say "starting PostgreSQL"
+        as_root service postgresql start >&2 || die "PostgreSQL is installed but could not be started"
+        return 0
+    fi
+    read -r version name status < <(pg_lsclusters -h 2>/dev/null |
+        awk -v port="$port" '$3 == port { print $1, $2, $4; exit }') || true
+    if [ -z "$version" ]; then
+        if [ -n "$(pg_lsclusters -h 2>/dev/null)" ]; then
+            pg_lsclusters >&2
+            die "no PostgreSQL cluster on port $port: start one there, or point RELAY_POSTGRES_URL at one of these"
+        fi
+        version=$(compgen -G '/usr/lib/postgresql/*/bin/postgres' | awk -F/ '{print $5}' | sort -V | tail -n 1)
+        [ -n "$version" ] || die "PostgreSQL is installed without Debian's server packages: start it on port $port"
+        name=main status=down
+        say "creating PostgreSQL cluster $version/$name on port $port"
+        as_root pg_createcluster --port "$port" "$version" "$name" >&2
+    fi
+    if ! grep -qxF "/etc/postgresql/$version/$name/postgresql.conf" <<<"$2"; then
+        pg_trust_loopback "$version" "$name"
+    fi
+    if [[ $status == online* ]]; then
+        # Running (installing the package may start it) but not answering yet, or with the
+        # authentication just changed.
+        as_root pg_ctlcluster "$version" "$name" reload >&2 || true
+    else
+        say "starting PostgreSQL $version/$name"
+        as_root pg_ctlcluster "$version" "$name" start >&2 ||
+            die "PostgreSQL $version/$name did not start: see /var/log/postgresql/postgresql-$version-$name.log"
+    fi
+}
+
+# A cluster created by this script (installing the package creates one) has Debian's
+# authentication: peer on the Unix socket and scram-sha-256 on TCP, where the role postgres
+# has no password, so the default URL (postgres://postgres@127.0.0.1:5432/postgres, without a
+# password) could not log in. On that cluster only, connections from the machine itself
+# (127.0.0.1, ::1) are trusted, as on a development or CI machine: anyone with a shell here
+# may then connect as any role, so do not let this create a production database. A cluster
+# this script did not create is never changed: it works as its owner set it up, and
+# RELAY_POSTGRES_URL carries the role and password it accepts.
+pg_trust_loopback() { # version name
+    local hba=/etc/postgresql/$1/$2/pg_hba.conf
+    say "PostgreSQL $1/$2 was created here: trusting connections from this machine ($hba)"
+    as_root sed -i -E \
+        -e 's#^(host[[:space:]]+all[[:space:]]+all[[:space:]]+(127\.0\.0\.1/32|::1/128)[[:space:]]+)[^[:space:]]+#\1trust#' \
+        -e '1i # alert-relay (deploy/lib/services.sh) created this cluster and trusts loopback connections.' \
+        "$hba"
+}
+
+# The URL's role can log in and its database exists; on this machine's own cluster, a missing
+# role or database is created (as the postgres system account, over the Unix socket). An
+# existing role is never altered.
+pg_ensure_login() {
+    local url=${RELAY_POSTGRES_URL:-$RELAY_POSTGRES_DEFAULT_URL}
+    # No client here (docker-compose.yml's PostgreSQL): the services report what fails.
+    command -v psql >/dev/null || return 0
+    pg_login "$url" && return 0
+    # A docker-compose.yml PostgreSQL already running on 5432 has its own role and password.
+    if [ -z "${RELAY_POSTGRES_URL:-}" ] && pg_login "$(pg_compose_url)"; then
+        RELAY_POSTGRES_URL=$(pg_compose_url)
+        export RELAY_POSTGRES_URL
+        say "using docker-compose.yml's PostgreSQL (RELAY_POSTGRES_URL set for this run)"
+        return 0
+    fi
+    if pg_is_local && [ -n "$PG_USER" ] && command -v pg_ctlcluster >/dev/null &&
+        id postgres >/dev/null 2>&1; then
+        pg_create_role_and_database && pg_login "$url" && return 0
+    fi
+    die "cannot use PostgreSQL at $PG_HOST:$PG_PORT as role ${PG_USER:-(none)}, database ${PG_DB:-(none)}: $PG_LOGIN_ERROR
+Set RELAY_POSTGRES_URL to a role, password and database this PostgreSQL accepts, e.g.
+postgres://relay:PASSWORD@127.0.0.1:5432/relay (the authentication of a PostgreSQL this script did not create is left as it is)."
+}
+
+PG_LOGIN_ERROR=""
+pg_login() { # url
+    PG_LOGIN_ERROR=$(PGCONNECT_TIMEOUT=5 psql -w -X -Atq -c 'select 1' "$1" 2>&1 >/dev/null) && return 0
+    PG_LOGIN_ERROR=$(tail -n 1 <<<"$PG_LOGIN_ERROR")
+    return 1
+}
+
+pg_create_role_and_database() {
+    say "making sure PostgreSQL has the role $PG_USER and the database $PG_DB"
+    # psql's :'var' and format(%I, %L) quote the names and the password.
+    (cd / && as_root runuser -u postgres -- psql -X -q -p "$PG_PORT" -d postgres -v ON_ERROR_STOP=1 \
+        -v role="$PG_USER" -v password="$PG_PASSWORD" -v db="$PG_DB") >&2 <<'SQL'
+SELECT CASE WHEN :'password' = '' THEN format('CREATE ROLE %I LOGIN', :'role')
+            ELSE format('CREATE ROLE %I LOGIN PASSWORD %L', :'role', :'password') END
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'role')
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \gexec
+SQL
 }
 
 ensure_command() { # command debian-package
