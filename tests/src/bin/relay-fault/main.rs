@@ -1,9 +1,10 @@
 //! `relay-fault`: the fault-injection suite (issue 7). Real processes only: it starts its own
-//! Redis and its own RabbitMQ node on free ports (never the machine's), and per scenario the
-//! Syncro simulator, ingest and processor workers from the binaries beside it, then breaks
-//! things and counts what a user would count: tickets, notes, alerts present in Syncro,
-//! duplicates, lost and dead-lettered alerts. One Markdown table row per scenario; the exit
-//! status is 1 when any row shows a loss, a duplicate or another broken promise.
+//! Redis, its own RabbitMQ node and its own PostgreSQL cluster on free ports (never the
+//! machine's), and per scenario the Syncro simulator, ingest and processor workers from the
+//! binaries beside it, then breaks things and counts what a user would count: tickets, notes,
+//! alerts present in Syncro, duplicates, lost and dead-lettered alerts (and for scenario 8,
+//! each alert's trail in PostgreSQL). One Markdown table row per scenario; the exit status is
+//! 1 when any row shows a loss, a duplicate or another broken promise.
 //!
 //! ```text
 //! cargo build --workspace --bins && target/debug/relay-fault [--quick] [--only 1,4]
@@ -16,17 +17,17 @@ mod services;
 mod stack;
 
 use clap::Parser;
-use services::{RabbitNode, Redis};
+use services::{Postgres, RabbitNode, Redis};
 use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(about = "Fault-injection suite: real processes, a private broker and Redis")]
+#[command(about = "Fault-injection suite: real processes, a private broker, Redis and PostgreSQL")]
 struct Cli {
     /// A few hundred alerts per scenario (CI), instead of the issue's sizes.
     #[arg(long)]
     quick: bool,
-    /// Scenarios to run, e.g. "1,4" (default: all seven).
+    /// Scenarios to run, e.g. "1,4" (default: all eight).
     #[arg(long, value_delimiter = ',')]
     only: Vec<u8>,
     /// Directory of the ingest, processor, syncro-sim and relayctl binaries (default: this
@@ -53,6 +54,11 @@ pub struct Sizes {
     /// but subjects enough (each a ticket) that the storm needs more than a minute's budget.
     pub budget_alerts: usize,
     pub budget_subjects: usize,
+    /// Scenario 8: the storm PostgreSQL is stopped in (and sent once more without the fault,
+    /// for the time it takes to settle), and how long it stays down.
+    pub postgres_alerts: usize,
+    pub postgres_subjects: usize,
+    pub postgres_down: Duration,
     /// Time the alerts of a scenario are spread over.
     pub send_over: Duration,
     /// Longest wait for a scenario to settle.
@@ -72,6 +78,9 @@ impl Sizes {
             syncro_subjects: 50,
             budget_alerts: 3000,
             budget_subjects: 150,
+            postgres_alerts: 3000,
+            postgres_subjects: 50,
+            postgres_down: Duration::from_secs(15),
             send_over: Duration::from_secs(30),
             settle: Duration::from_secs(300),
         }
@@ -89,6 +98,9 @@ impl Sizes {
             syncro_subjects: 10,
             budget_alerts: 800,
             budget_subjects: 80,
+            postgres_alerts: 300,
+            postgres_subjects: 10,
+            postgres_down: Duration::from_secs(8),
             send_over: Duration::from_secs(10),
             settle: Duration::from_secs(120),
         }
@@ -191,9 +203,17 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             return Err(e);
         }
     };
+    let mut postgres = match Postgres::start(&work).await {
+        Ok(postgres) => postgres,
+        Err(e) => {
+            rabbit.stop().await;
+            redis.stop().await;
+            return Err(e);
+        }
+    };
     eprintln!(
-        "private Redis on {}, RabbitMQ node {} on {}",
-        redis.port, rabbit.node, rabbit.port
+        "private Redis on {}, RabbitMQ node {} on {}, PostgreSQL on {}",
+        redis.port, rabbit.node, rabbit.port, postgres.port
     );
     let mut rows = Vec::new();
     let mut errors = Vec::new();
@@ -203,9 +223,10 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             bin: &bin,
             rabbit: &mut rabbit,
             redis: &mut redis,
+            postgres: &mut postgres,
             sizes: &sizes,
         };
-        for n in 1..=7u8 {
+        for n in 1..=8u8 {
             if !wanted(n) {
                 continue;
             }
@@ -217,7 +238,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 4 => scenarios::syncro_misbehaving(&mut ctx).await,
                 5 => scenarios::redis_emptied(&mut ctx).await,
                 6 => scenarios::sentinel_failover(&mut ctx).await,
-                _ => scenarios::processor_killed_at_budget(&mut ctx).await,
+                7 => scenarios::processor_killed_at_budget(&mut ctx).await,
+                _ => scenarios::postgres_stopped(&mut ctx).await,
             };
             match result {
                 Ok(row) => {
@@ -231,6 +253,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             }
         }
     }
+    postgres.stop().await;
     rabbit.stop().await;
     redis.stop().await;
 

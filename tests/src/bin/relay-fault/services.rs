@@ -1,5 +1,5 @@
-//! The processes of a fault run: a private Redis and a private RabbitMQ node (never the
-//! machine's own), and per scenario a Syncro simulator, ingest and processor workers, all real
+//! The processes of a fault run: a private Redis, a private RabbitMQ node and a private
+//! PostgreSQL cluster (never the machine's own), and per scenario a Syncro simulator, ingest and processor workers, all real
 //! binaries with their own configuration file in the run's work directory.
 
 use anyhow::{bail, Context};
@@ -84,13 +84,21 @@ impl Proc {
         let _ = self.child.wait().await;
     }
 
-    /// SIGTERM, then wait up to `grace` before SIGKILL.
-    pub async fn terminate(mut self, grace: Duration) {
+    /// Sends `signal` (a name `kill` knows: `TERM`, `INT`...) unless it has been reaped.
+    pub fn signal(&self, signal: &str) {
         if let Some(pid) = self.child.id() {
             let _ = std::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
+                .arg(format!("-{signal}"))
+                .arg(pid.to_string())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
                 .status();
         }
+    }
+
+    /// SIGTERM, then wait up to `grace` before SIGKILL.
+    pub async fn terminate(mut self, grace: Duration) {
+        self.signal("TERM");
         if tokio::time::timeout(grace, self.child.wait())
             .await
             .is_err()
@@ -103,6 +111,13 @@ impl Proc {
     /// Whether it has exited.
     pub fn exited(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Waits up to `within` for it to exit; whether it did.
+    pub async fn exits_within(&mut self, within: Duration) -> bool {
+        tokio::time::timeout(within, self.child.wait())
+            .await
+            .is_ok_and(|status| status.is_ok())
     }
 }
 
@@ -417,6 +432,282 @@ impl Drop for RabbitNode {
                 command.env(k, v);
             }
             let _ = command.stdout(Stdio::null()).stderr(Stdio::null()).status();
+        }
+    }
+}
+
+/// The account PostgreSQL's programs run as when this runs as root (PostgreSQL refuses root).
+const POSTGRES_ACCOUNT: &str = "postgres";
+
+/// A private PostgreSQL cluster: `initdb` into the run's work directory, trust authentication,
+/// listening on 127.0.0.1 and a free port, its Unix socket in its own directory. Every
+/// scenario's ingest and workers keep their operator state in it (each deployment in the
+/// schema named after its prefix); scenario 8 stops it. The machine's clusters are never
+/// touched.
+pub struct Postgres {
+    pub port: u16,
+    /// The directory of `initdb`, `postgres` and `psql`.
+    bin: PathBuf,
+    /// The cluster's own directory: `data/`, the Unix socket and the server's log.
+    dir: PathBuf,
+    /// Whether its programs run as [`POSTGRES_ACCOUNT`] (this runs as root).
+    as_account: bool,
+    proc: Option<Proc>,
+}
+
+/// Where PostgreSQL's server programs are: `RELAY_FAULT_POSTGRES_BIN`, the newest
+/// `/usr/lib/postgresql/VERSION/bin` (Debian), or the directory of `initdb` on the `PATH`.
+fn postgres_bin() -> anyhow::Result<PathBuf> {
+    if let Ok(dir) = std::env::var("RELAY_FAULT_POSTGRES_BIN") {
+        return Ok(PathBuf::from(dir));
+    }
+    let version = |dir: &Path| -> Vec<u32> {
+        dir.file_name()
+            .and_then(|n| n.to_str())
+            .map(|n| n.split('.').filter_map(|p| p.parse().ok()).collect())
+            .unwrap_or_default()
+    };
+    let newest = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|dir| dir.join("bin/initdb").exists())
+        .max_by_key(|dir| version(dir));
+    if let Some(dir) = newest {
+        return Ok(dir.join("bin"));
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .find(|dir| dir.join("initdb").exists())
+        .context(
+            "PostgreSQL's server programs are not installed (apt-get install postgresql; \
+             or set RELAY_FAULT_POSTGRES_BIN to the directory of initdb)",
+        )
+}
+
+/// The output of `id ARGS`, trimmed.
+fn id(args: &[&str]) -> anyhow::Result<String> {
+    let out = std::process::Command::new("id")
+        .args(args)
+        .output()
+        .context("running id")?;
+    anyhow::ensure!(out.status.success(), "id {} failed", args.join(" "));
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+impl Postgres {
+    /// Creates the cluster (`initdb`) and starts it.
+    pub async fn start(work: &Path) -> anyhow::Result<Postgres> {
+        let bin = postgres_bin()?;
+        let dir = work.join("postgres");
+        std::fs::create_dir_all(&dir)?;
+        let as_account = id(&["-u"])? == "0";
+        if as_account {
+            // initdb wants to own the data directory it creates, and the server its socket's.
+            let uid: u32 = id(&["-u", POSTGRES_ACCOUNT])
+                .context("PostgreSQL refuses to run as root, and there is no postgres account")?
+                .parse()?;
+            let gid: u32 = id(&["-g", POSTGRES_ACCOUNT])?.parse()?;
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
+                .with_context(|| format!("giving {} to {POSTGRES_ACCOUNT}", dir.display()))?;
+        }
+        let mut pg = Postgres {
+            port: free_port(),
+            bin,
+            dir,
+            as_account,
+            proc: None,
+        };
+        let data = pg.data();
+        let (program, args) = pg.command(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+        );
+        let out = Command::new(&program)
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .with_context(|| format!("running {}", program.display()))?;
+        std::fs::write(
+            pg.dir.join("initdb.log"),
+            [&out.stdout[..], &out.stderr[..]].concat(),
+        )?;
+        if !out.status.success() {
+            bail!(
+                "initdb failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        pg.up().await?;
+        Ok(pg)
+    }
+
+    /// What the ingest and processor processes get as `RELAY_POSTGRES_URL`.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").to_string_lossy().to_string()
+    }
+
+    /// `program` of PostgreSQL's with `args`, as the program to start and its arguments: run
+    /// through `setpriv` as the postgres account when this is root. setpriv execs it in place
+    /// (runuser and su fork), so the process started is the postmaster itself and a signal
+    /// sent to it reaches PostgreSQL.
+    fn command(&self, program: &str, args: &[&str]) -> (PathBuf, Vec<String>) {
+        let program = self.bin.join(program).to_string_lossy().to_string();
+        let args = args.iter().map(|a| a.to_string());
+        if self.as_account {
+            let mut all: Vec<String> = [
+                format!("--reuid={POSTGRES_ACCOUNT}"),
+                format!("--regid={POSTGRES_ACCOUNT}"),
+                "--init-groups".to_string(),
+                "--".to_string(),
+                program,
+            ]
+            .into();
+            all.extend(args);
+            (PathBuf::from("setpriv"), all)
+        } else {
+            (PathBuf::from(program), args.collect())
+        }
+    }
+
+    async fn up(&mut self) -> anyhow::Result<()> {
+        let (data, port) = (self.data(), self.port.to_string());
+        let socket_dir = self.dir.to_string_lossy().to_string();
+        let (program, args) = self.command(
+            "postgres",
+            &[
+                "-D",
+                &data,
+                "-p",
+                &port,
+                "-k",
+                &socket_dir,
+                "-c",
+                "listen_addresses=127.0.0.1",
+                // A throwaway cluster: durability across a machine crash is not what the
+                // suite checks, and fsyncs would only slow a loaded machine down.
+                "-c",
+                "fsync=off",
+            ],
+        );
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.proc = Some(Proc::spawn(
+            "postgres",
+            &program,
+            &args,
+            &[],
+            &self.dir.join("postgres.log"),
+        )?);
+        let within = Duration::from_secs(60);
+        let start = Instant::now();
+        while self.query("SELECT 1").await.is_err() {
+            if self.proc.as_mut().is_some_and(Proc::exited) || start.elapsed() > within {
+                bail!(
+                    "the private PostgreSQL did not start; see {}",
+                    self.dir.join("postgres.log").display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    /// Fast shutdown (SIGINT: sessions are ended, a checkpoint written) and the wait for the
+    /// server to exit; SIGKILL after 30 s.
+    async fn down(&mut self) {
+        if let Some(mut proc) = self.proc.take() {
+            proc.signal("INT");
+            if !proc.exits_within(Duration::from_secs(30)).await {
+                eprintln!("  PostgreSQL did not stop within 30 s: SIGKILL");
+                proc.kill().await;
+            }
+        }
+    }
+
+    /// Stops PostgreSQL, keeps it down for `down`, starts it again on the same port and data;
+    /// returns when the stop began and when it answered again.
+    pub async fn restart(&mut self, down: Duration) -> anyhow::Result<(Instant, Instant)> {
+        let stopping = Instant::now();
+        self.down().await;
+        eprintln!(
+            "  PostgreSQL stopped in {:.1} s",
+            stopping.elapsed().as_secs_f64()
+        );
+        tokio::time::sleep(down).await;
+        self.up().await?;
+        Ok((stopping, Instant::now()))
+    }
+
+    pub async fn stop(mut self) {
+        self.down().await;
+    }
+
+    /// Runs `sql` with `psql` (unaligned, tuples only, fields separated by a tab) and returns
+    /// its output; an error when PostgreSQL does not answer or the statement fails.
+    pub async fn query(&self, sql: &str) -> anyhow::Result<String> {
+        let port = self.port.to_string();
+        let out = Command::new(self.bin.join("psql"))
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-F",
+                "\t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                sql,
+            ])
+            .env("PGCONNECT_TIMEOUT", "3")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .context("running psql")?;
+        if !out.status.success() {
+            bail!("psql: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).to_string())
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // Best effort when a run fails half-way: a fast shutdown rather than the SIGKILL the
+        // process gets when dropped, which would leave its sessions to notice on their own.
+        if let Some(proc) = self.proc.as_mut() {
+            proc.signal("INT");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !proc.exited() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
     }
 }

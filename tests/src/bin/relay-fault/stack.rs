@@ -1,6 +1,6 @@
 //! One scenario's deployment: a fresh prefix, the Syncro simulator, ingest and processor
-//! workers as real processes with configuration files, against the run's private broker and
-//! Redis.
+//! workers as real processes with configuration files, against the run's private broker,
+//! Redis and PostgreSQL.
 
 use crate::services::{free_port, http_ok, poll, Proc};
 use anyhow::Context;
@@ -28,6 +28,10 @@ pub struct Stack {
     dir: PathBuf,
     bin: PathBuf,
     redis_url: String,
+    /// The run's private PostgreSQL: in the configuration's `[postgres]` and in every
+    /// process's `RELAY_POSTGRES_URL` (which would otherwise be inherited from the caller's
+    /// environment, and override the file).
+    postgres_url: String,
     /// The `[redis]` section's keys when they are more than the URL (Sentinel).
     redis_section: Option<String>,
     /// The workers' shared Syncro budget (`[syncro] requests_per_minute`): far above anything
@@ -50,6 +54,7 @@ impl Stack {
         bin: &Path,
         amqp_url: &str,
         redis_url: &str,
+        postgres_url: &str,
         tuning: &Tuning,
     ) -> anyhow::Result<Stack> {
         let dir = work.join(name);
@@ -69,6 +74,7 @@ impl Stack {
             dir,
             bin: bin.to_path_buf(),
             redis_url: redis_url.to_string(),
+            postgres_url: postgres_url.to_string(),
             redis_section: None,
             requests_per_minute: 10_000,
             tuning_text: format!(
@@ -104,7 +110,7 @@ impl Stack {
             "ingest",
             &stack.bin.join("ingest"),
             &["--config", &config],
-            &[],
+            &stack.envs(),
             &stack.dir.join("ingest.log"),
         )?);
         poll("ingest ready", Duration::from_secs(30), || {
@@ -112,6 +118,20 @@ impl Stack {
         })
         .await?;
         Ok(stack)
+    }
+
+    /// The environment of the relay's own processes.
+    fn envs(&self) -> [(&str, &str); 1] {
+        [(
+            shared::config::env::POSTGRES_URL,
+            self.postgres_url.as_str(),
+        )]
+    }
+
+    /// The PostgreSQL schema of this deployment's operator state (the configuration names
+    /// none, so the prefix made an identifier, as every binary computes it).
+    pub fn schema(&self) -> String {
+        shared::config::PostgresSettings::default().schema_for(&self.prefix)
     }
 
     pub async fn ingest_ready(&self) -> bool {
@@ -166,6 +186,9 @@ url = "{amqp}"
 [redis]
 {redis}
 
+[postgres]
+url = "{postgres}"
+
 [log]
 format = "json"
 level = "warn"
@@ -195,6 +218,7 @@ drain_timeout_secs = 10
                 .redis_section
                 .clone()
                 .unwrap_or_else(|| format!("url = \"{}\"", self.redis_url)),
+            postgres = self.postgres_url,
             sim = self.sim_url,
             per_minute = self.requests_per_minute,
             tuning = self.tuning_text,
@@ -210,7 +234,7 @@ drain_timeout_secs = 10
             &format!("processor {slot}"),
             &self.bin.join("processor"),
             &["run", "--config", &config],
-            &[],
+            &self.envs(),
             &self.dir.join(format!("worker-slot{slot}.log")),
         )?;
         while self.workers.len() <= slot {

@@ -1,22 +1,25 @@
 //! The scenarios: each builds its own [`Stack`], does its damage, waits with a deadline for
 //! the outcome a user would check, and returns one [`Row`]. This file holds what they share
 //! (sending a paced load, watching Syncro, the row); one file per kind of damage:
-//! [`processor`] (1. SIGKILLs, 7. a SIGKILL at Syncro's real rate limit), [`broker`] (2. the RabbitMQ node restarted), [`redis`] (3. Redis
-//! restarted with its data, 5. Redis restarted empty, 6. a Sentinel failover), [`syncro`] (4.
-//! Syncro misbehaving).
+//! [`processor`] (1. SIGKILLs, 7. a SIGKILL at Syncro's real rate limit), [`broker`] (2. the
+//! RabbitMQ node restarted), [`redis`] (3. Redis restarted with its data, 5. Redis restarted
+//! empty, 6. a Sentinel failover), [`syncro`] (4. Syncro misbehaving), [`postgres`] (8.
+//! PostgreSQL stopped mid-storm).
 
 mod broker;
+mod postgres;
 mod processor;
 mod redis;
 mod syncro;
 
 pub use broker::broker_restarted;
+pub use postgres::postgres_stopped;
 pub use processor::{processor_killed, processor_killed_at_budget};
 pub use redis::{redis_emptied, redis_restarted, sentinel_failover};
 pub use syncro::syncro_misbehaving;
 
 use crate::observe::{self, Seen, Sender};
-use crate::services::{RabbitNode, Redis};
+use crate::services::{Postgres, RabbitNode, Redis};
 use crate::stack::{Stack, Tuning, SECRET};
 use crate::{Row, Sizes};
 use anyhow::Context;
@@ -34,6 +37,7 @@ pub struct Run<'a> {
     pub bin: &'a Path,
     pub rabbit: &'a mut RabbitNode,
     pub redis: &'a mut Redis,
+    pub postgres: &'a mut Postgres,
     pub sizes: &'a Sizes,
 }
 
@@ -45,6 +49,7 @@ impl Run<'_> {
             self.bin,
             &self.rabbit.url(),
             &self.redis.url(),
+            &self.postgres.url(),
             &tuning,
         )
         .await
@@ -253,5 +258,27 @@ fn row(name: &str, sent: usize, acc: usize, seen: &Seen, started: Instant) -> Ro
         secs: started.elapsed().as_secs_f64(),
         remarks: Vec::new(),
         failures: Vec::new(),
+    }
+}
+
+/// What the storms of scenarios 1, 7 and 8 check once they settled: remarks on what was left
+/// queued and on alerts still arriving after the first full count (`late`); failures for a
+/// ticket count other than one per subject, messages left queued, and alerts ingest refused.
+fn check_storm(r: &mut Row, left: u64, late: bool, subjects: usize, sent: &Sent, alerts: usize) {
+    r.remarks.push(format!("left queued: {left}"));
+    if late {
+        r.remarks
+            .push("alerts still arriving after the first full count".into());
+    }
+    if r.tickets != subjects {
+        r.failures
+            .push(format!("{} tickets for {subjects} subjects", r.tickets));
+    }
+    if left > 0 {
+        r.failures.push(format!("{left} messages left queued"));
+    }
+    if sent.accepted.len() != alerts {
+        r.failures
+            .push(format!("ingest refused alerts: {}", sent.answers_text()));
     }
 }

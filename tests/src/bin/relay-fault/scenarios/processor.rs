@@ -77,28 +77,6 @@ pub async fn processor_killed(run: &mut Run<'_>) -> anyhow::Result<Row> {
     Ok(r)
 }
 
-/// What both storms here check once they settled: remarks on what was left queued and on
-/// alerts still arriving after the first full count (`late`); failures for a ticket count
-/// other than one per subject, messages left queued, and alerts ingest refused.
-fn check_storm(r: &mut Row, left: u64, late: bool, subjects: usize, sent: &Sent, alerts: usize) {
-    r.remarks.push(format!("left queued: {left}"));
-    if late {
-        r.remarks
-            .push("alerts still arriving after the first full count".into());
-    }
-    if r.tickets != subjects {
-        r.failures
-            .push(format!("{} tickets for {subjects} subjects", r.tickets));
-    }
-    if left > 0 {
-        r.failures.push(format!("{left} messages left queued"));
-    }
-    if sent.accepted.len() != alerts {
-        r.failures
-            .push(format!("ingest refused alerts: {}", sent.answers_text()));
-    }
-}
-
 /// Syncro's documented limit (180 requests a minute per address), and the workers' budget in
 /// the production example configuration.
 const SYNCRO_PER_MINUTE: u32 = 180;
