@@ -21,6 +21,11 @@
 #   tests/bench/processor.sh held         one worker's RSS idle and holding `prefetch` (10,000) alerts
 #                                         that wait for their notes: the memory each held alert
 #                                         costs, in the worker and in Redis
+#   tests/bench/processor.sh trail        the throughput run (5,000 alerts / 100 subjects, 3 workers,
+#                                         no Syncro limit) with PostgreSQL away (the baseline: no
+#                                         trail written) and with it (every step written): alerts/s,
+#                                         trail steps and bytes per alert, PostgreSQL's CPU per alert;
+#                                         then the probe storm with the trail on (BENCH_TRAIL_STORM=1)
 #   tests/bench/processor.sh all
 set -euo pipefail
 RELAY_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -264,6 +269,58 @@ held() {
     python3 -c "i, h, n, rb, ra = $idle, $held_kb, ${n:-0}, $redis_before, $redis_after; print(f'| $prefetch | {n} | {i/1024:.1f} | {h/1024:.1f} | {(h-i)/max(n,1):.2f} | {(ra-rb)/1024/max(n,1):.2f} |')"
 }
 
+pg_cpu_ticks() { # every PostgreSQL process's user+system CPU ticks so far
+    local total=0 pid t
+    for pid in $(pgrep -x postgres; pgrep -f '^postgres:' || true); do
+        t=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+        total=$((total + t))
+    done
+    echo "$total"
+}
+
+trail() {
+    ensure_postgres
+    local pg=${RELAY_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+    echo "| trail | alerts | alerts/s end to end | duplicates | missing | trail steps | steps/alert | trail bytes/alert (table + indexes) | PostgreSQL CPU ms/alert | worker peak RSS MB |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    for mode in off on; do
+        if [ "$mode" = off ]; then
+            export RELAY_POSTGRES_URL="postgres://postgres@127.0.0.1:1/postgres"   # nothing listens on port 1
+        else
+            export RELAY_POSTGRES_URL=$pg
+        fi
+        local before after
+        before=$(pg_cpu_ticks)
+        start_stack 0 3 10000
+        r=$(storm 5000 100)
+        rss=$(peak_rss_mb)
+        local schema=${PREFIX//-/_} steps=0 bytes=0 last=-1
+        if [ "$mode" = on ]; then
+            # The writers flush every batch at once; wait until the count stops growing.
+            for _ in $(seq 1 60); do
+                steps=$(psql -qtA "$pg" -c "SELECT count(*) FROM \"$schema\".trail" 2>/dev/null || echo 0)
+                [ "$steps" = "$last" ] && break
+                last=$steps
+                sleep 1
+            done
+            psql -q "$pg" -c "VACUUM ANALYZE \"$schema\".trail" >/dev/null 2>&1 || true
+            bytes=$(psql -qtA "$pg" -c "SELECT pg_total_relation_size('\"$schema\".trail')" 2>/dev/null || echo 0)
+        fi
+        after=$(pg_cpu_ticks)
+        stop_all
+        cleanup_prefix "$PREFIX"
+        psql -q "$pg" -c "DROP SCHEMA IF EXISTS \"$schema\" CASCADE" >/dev/null 2>&1 || true
+        local hz
+        hz=$(getconf CLK_TCK)
+        row "$r" "| $mode | %(sent)s | %(alerts_per_sec)s | %(duplicates)s | %(missing)s | $steps | $(python3 -c "print(round($steps / 5000, 2))") | $(python3 -c "print(round($bytes / 5000))") | $(python3 -c "print(round(($after - $before) * 1000 / $hz / 5000, 3))") | $rss |"
+    done
+    export RELAY_POSTGRES_URL=$pg
+    if [ -n "${BENCH_TRAIL_STORM:-}" ]; then
+        echo
+        probe
+    fi
+}
+
 case "${1:-all}" in
     throughput) throughput ;;
     storm) storm_at_budget ;;
@@ -271,6 +328,7 @@ case "${1:-all}" in
     budget) budget ;;
     dlq) dlq_tools ;;
     held) held ;;
+    trail) trail ;;
     all) throughput; echo; storm_at_budget; echo; budget ;;
-    *) die "usage: tests/bench/processor.sh [throughput|storm|probe|budget|dlq|held|all]" ;;
+    *) die "usage: tests/bench/processor.sh [throughput|storm|probe|budget|dlq|held|trail|all]" ;;
 esac
