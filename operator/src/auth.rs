@@ -13,7 +13,6 @@
 //! read.
 
 use crate::error::ApiError;
-use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -231,10 +230,10 @@ impl Caller {
 }
 
 fn extract(req: &HttpRequest, needed: Role) -> Result<Caller, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal("the application state is missing"))?;
-    state.tokens.authorize(req, needed)
+    let tokens = req
+        .app_data::<web::Data<Tokens>>()
+        .ok_or_else(|| ApiError::internal("the tokens are missing from the application"))?;
+    tokens.authorize(req, needed)
 }
 
 /// A caller holding a read or an operate token: every `GET`.

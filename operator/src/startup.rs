@@ -60,14 +60,13 @@ pub async fn serve(
     let state = web::Data::new(AppState::new(
         db.clone(),
         migrated,
-        tokens,
         crate::config::limits(&settings),
         crate::fleet::Fleet::start(&settings),
     ));
     let closing = state.clone();
 
     let address = listener.local_addr().context("listener has no address")?;
-    let server = build_server(listener, state)?;
+    let server = build_server(listener, state, web::Data::new(tokens))?;
     let handle = server.handle();
     tokio::spawn(async move {
         stop.await;
@@ -109,10 +108,15 @@ fn resource(path: &str, allow: &'static str) -> Resource {
 }
 
 /// Builds the HTTP server (outside any `async` block: the builder is not `Send`).
-fn build_server(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+fn build_server(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    tokens: web::Data<Tokens>,
+) -> anyhow::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(tokens.clone())
             .app_data(
                 web::JsonConfig::default()
                     .limit(error::MAX_BODY_BYTES)

@@ -1,6 +1,5 @@
 //! What every request handler shares, built once by [`crate::startup`].
 
-use crate::auth::Tokens;
 use crate::error::ApiError;
 use opstate::silence::Limits;
 use opstate::Db;
@@ -15,8 +14,6 @@ pub struct AppState {
     /// Set once the migrations ran: before, the tables may not exist, and every route that
     /// needs them answers 503 rather than a confusing error from PostgreSQL.
     migrated: Arc<AtomicBool>,
-    /// Who may call, and as whom.
-    pub tokens: Tokens,
     /// What operators may set (longest silence, default `resolved_pass`).
     pub limits: Limits,
     /// The queues and the budget, for the status.
@@ -27,14 +24,12 @@ impl AppState {
     pub fn new(
         db: Db,
         migrated: Arc<AtomicBool>,
-        tokens: Tokens,
         limits: Limits,
         fleet: crate::fleet::Fleet,
     ) -> AppState {
         AppState {
             db,
             migrated,
-            tokens,
             limits,
             fleet,
         }
