@@ -1,20 +1,28 @@
 //! What the status reads beyond PostgreSQL: the depths of the deployment's queues in
-//! RabbitMQ (a passive declare each, through a broker connection kept open and healed), and
-//! the Syncro budget the workers share.
+//! RabbitMQ, and the Syncro budget the workers share.
+//!
+//! The operator API only looks: one connection of its own, made when a status is asked for
+//! (and kept), a passive declare per queue; it never declares or changes the topology.
 
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
-use shared::amqp::{Broker, BrokerOptions, Topology};
+use shared::amqp::Topology;
 use shared::config::Settings;
 use std::time::Duration;
+use tokio::sync::Mutex;
 
 /// The retry tiers the workers use when the configuration does not name them.
 const DEFAULT_RETRY_TIERS: [u64; 5] = [5, 30, 120, 600, 3600];
+/// The longest a status waits for RabbitMQ.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The broker and the names the status reads.
 pub struct Fleet {
-    broker: Broker,
+    url: SecretString,
+    connection: Mutex<Option<Connection>>,
     /// (label, queue name) in the order shown: work, each retry tier, dead, parked.
     queues: Vec<(String, String)>,
     /// Syncro requests a minute the workers may make (`syncro.requests_per_minute`).
@@ -22,8 +30,7 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Connects in the background (never waits): queues read while the broker is away are
-    /// reported as unknown.
+    /// Connects on the first status asked for, not now.
     pub fn start(settings: &Settings) -> Fleet {
         let tiers = retry_tiers(settings);
         let topology = Topology::new(&settings.prefix).with_retry_tiers(&tiers);
@@ -35,15 +42,9 @@ impl Fleet {
         }
         queues.push(("dead".into(), topology.dead_queue()));
         queues.push(("parked".into(), topology.parked_queue()));
-        let broker = Broker::start(BrokerOptions {
-            url: settings.amqp.url.clone(),
-            topology,
-            publish_channels: 1,
-            max_backoff: Duration::from_millis(settings.amqp.reconnect_max_backoff_ms),
-            connection_name: format!("alert-relay operator ({})", settings.prefix),
-        });
         Fleet {
-            broker,
+            url: settings.amqp.url.clone(),
+            connection: Mutex::new(None),
             queues,
             budget_per_minute: settings.syncro.requests_per_minute,
         }
@@ -52,13 +53,24 @@ impl Fleet {
     /// Each queue's ready messages, in the order work, retry tiers, dead, parked (a queue
     /// not declared yet: `None`); `None` when the broker cannot be reached now.
     pub async fn depths(&self) -> Option<Vec<QueueDepth>> {
-        if !self.broker.wait_connected(Duration::from_secs(2)).await {
-            return None;
+        let mut held = self.connection.lock().await;
+        if !held.as_ref().is_some_and(|c| c.status().connected()) {
+            let connect = Connection::connect(
+                self.url.expose_secret(),
+                ConnectionProperties::default().with_connection_name("alert-relay operator".into()),
+            );
+            *held = Some(
+                tokio::time::timeout(CONNECT_TIMEOUT, connect)
+                    .await
+                    .ok()?
+                    .ok()?,
+            );
         }
+        let connection = held.as_ref()?;
         let mut depths = Vec::with_capacity(self.queues.len());
         for (label, queue) in &self.queues {
             // A passive declare of a missing queue closes its channel: one channel each.
-            let channel = self.broker.open_channel().await.ok()?;
+            let channel = connection.create_channel().await.ok()?;
             let declared = channel
                 .queue_declare(
                     queue.as_str().into(),
@@ -69,18 +81,23 @@ impl Fleet {
                     FieldTable::default(),
                 )
                 .await;
+            let messages = declared.ok().map(|q| q.message_count());
+            if messages.is_some() {
+                let _ = channel.close(200, "status read".into()).await;
+            }
             depths.push(QueueDepth {
                 name: label.clone(),
                 queue: queue.clone(),
-                messages: declared.ok().map(|q| q.message_count()),
+                messages,
             });
-            let _ = channel.close(200, "status read".into()).await;
         }
         Some(depths)
     }
 
     pub async fn close(&self) {
-        self.broker.close().await;
+        if let Some(connection) = self.connection.lock().await.take() {
+            let _ = connection.close(200, "shutting down".into()).await;
+        }
     }
 }
 

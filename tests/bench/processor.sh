@@ -292,6 +292,9 @@ trail() {
         local before after
         before=$(pg_cpu_ticks)
         start_stack 0 3 10000
+        # A worker consumes once it has read the operator state, or after 5 s without it
+        # (PostgreSQL away): that start-up wait is not the storm's.
+        sleep 6
         r=$(storm 5000 100)
         rss=$(peak_rss_mb)
         local schema=${PREFIX//-/_} steps=0 bytes=0 last=-1

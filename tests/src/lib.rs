@@ -15,6 +15,7 @@
 
 pub mod alerts;
 pub mod ingest;
+pub mod openapi;
 pub mod operator;
 pub mod processor;
 pub mod proxy;

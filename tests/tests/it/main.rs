@@ -46,6 +46,7 @@ mod billing;
 mod budget;
 mod enrich;
 mod ingest;
+mod ingest_openapi;
 mod ingest_process;
 mod ingest_property;
 mod ingest_trail;

@@ -385,6 +385,7 @@ async fn pause_and_resume_print_the_state_and_whether_it_changed() {
     workers::report(&op.db, "w-1", "proc-a", Utc::now(), &alive)
         .await
         .expect("worker report");
+    op.fully_up().await;
     let status = relayctl(&op, Some(READ_TOKEN), &["status"]).await;
     status.exited(0);
     assert!(
@@ -579,6 +580,7 @@ async fn trace_tells_an_alert_s_steps_as_a_utc_timeline() {
 #[tokio::test]
 async fn status_exits_0_when_every_part_is_up_and_1_when_postgres_is_down() {
     let op = started().await;
+    op.fully_up().await;
     let report = WorkerReport {
         held: 12,
         in_flight: 1,
