@@ -1,8 +1,9 @@
 //! What the status reads beyond PostgreSQL: the depths of the deployment's queues in
 //! RabbitMQ, and the Syncro budget the workers share.
 //!
-//! The operator API only looks: one connection of its own, made when a status is asked for
-//! (and kept), a passive declare per queue; it never declares or changes the topology.
+//! The operator API only looks: one connection of its own, kept by a task on the main
+//! runtime (made again whenever it drops), a passive declare per queue; it never declares
+//! or changes the topology.
 
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
@@ -11,18 +12,22 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use shared::amqp::Topology;
 use shared::config::Settings;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
 /// The retry tiers the workers use when the configuration does not name them.
 const DEFAULT_RETRY_TIERS: [u64; 5] = [5, 30, 120, 600, 3600];
-/// The longest a status waits for RabbitMQ.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest a connection attempt may take, and the pause between attempts.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const RECONNECT_EVERY: Duration = Duration::from_secs(2);
+/// The longest a status waits for the queues' depths.
+const READ_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The broker and the names the status reads.
 pub struct Fleet {
-    url: SecretString,
-    connection: Mutex<Option<Connection>>,
+    connection: Arc<Mutex<Option<Connection>>>,
+    keeper: tokio::task::JoinHandle<()>,
     /// (label, queue name) in the order shown: work, each retry tier, dead, parked.
     queues: Vec<(String, String)>,
     /// Syncro requests a minute the workers may make (`syncro.requests_per_minute`).
@@ -30,7 +35,7 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Connects on the first status asked for, not now.
+    /// Starts the task keeping the connection (it never makes the caller wait).
     pub fn start(settings: &Settings) -> Fleet {
         let tiers = retry_tiers(settings);
         let topology = Topology::new(&settings.prefix).with_retry_tiers(&tiers);
@@ -42,9 +47,11 @@ impl Fleet {
         }
         queues.push(("dead".into(), topology.dead_queue()));
         queues.push(("parked".into(), topology.parked_queue()));
+        let connection = Arc::new(Mutex::new(None));
+        let keeper = tokio::spawn(keep(settings.amqp.url.clone(), connection.clone()));
         Fleet {
-            url: settings.amqp.url.clone(),
-            connection: Mutex::new(None),
+            connection,
+            keeper,
             queues,
             budget_per_minute: settings.syncro.requests_per_minute,
         }
@@ -53,20 +60,15 @@ impl Fleet {
     /// Each queue's ready messages, in the order work, retry tiers, dead, parked (a queue
     /// not declared yet: `None`); `None` when the broker cannot be reached now.
     pub async fn depths(&self) -> Option<Vec<QueueDepth>> {
-        let mut held = self.connection.lock().await;
-        if !held.as_ref().is_some_and(|c| c.status().connected()) {
-            let connect = Connection::connect(
-                self.url.expose_secret(),
-                ConnectionProperties::default().with_connection_name("alert-relay operator".into()),
-            );
-            *held = Some(
-                tokio::time::timeout(CONNECT_TIMEOUT, connect)
-                    .await
-                    .ok()?
-                    .ok()?,
-            );
-        }
-        let connection = held.as_ref()?;
+        tokio::time::timeout(READ_TIMEOUT, self.read_depths())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    async fn read_depths(&self) -> Option<Vec<QueueDepth>> {
+        let held = self.connection.lock().await;
+        let connection = held.as_ref().filter(|c| c.status().connected())?;
         let mut depths = Vec::with_capacity(self.queues.len());
         for (label, queue) in &self.queues {
             // A passive declare of a missing queue closes its channel: one channel each.
@@ -95,9 +97,32 @@ impl Fleet {
     }
 
     pub async fn close(&self) {
+        self.keeper.abort();
         if let Some(connection) = self.connection.lock().await.take() {
             let _ = connection.close(200, "shutting down".into()).await;
         }
+    }
+}
+
+/// Keeps a connection in `slot`: connects, and connects again whenever it dropped.
+async fn keep(url: SecretString, slot: Arc<Mutex<Option<Connection>>>) {
+    loop {
+        let connected = slot
+            .lock()
+            .await
+            .as_ref()
+            .is_some_and(|c| c.status().connected());
+        if !connected {
+            let properties =
+                ConnectionProperties::default().with_connection_name("alert-relay operator".into());
+            let connect = Connection::connect(url.expose_secret(), properties);
+            match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+                Ok(Ok(connection)) => *slot.lock().await = Some(connection),
+                Ok(Err(e)) => tracing::debug!(error = %e, "cannot reach RabbitMQ for the status"),
+                Err(_) => tracing::debug!("RabbitMQ did not answer in time for the status"),
+            }
+        }
+        tokio::time::sleep(RECONNECT_EVERY).await;
     }
 }
 
