@@ -5,11 +5,10 @@
 //! runtime (made again whenever it drops), a passive declare per queue; it never declares
 //! or changes the topology.
 
-use lapin::options::QueueDeclareOptions;
-use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
+use shared::amqp::topology::ready_messages;
 use shared::amqp::Topology;
 use shared::config::Settings;
 use std::sync::Arc;
@@ -73,17 +72,7 @@ impl Fleet {
         for (label, queue) in &self.queues {
             // A passive declare of a missing queue closes its channel: one channel each.
             let channel = connection.create_channel().await.ok()?;
-            let declared = channel
-                .queue_declare(
-                    queue.as_str().into(),
-                    QueueDeclareOptions {
-                        passive: true,
-                        ..QueueDeclareOptions::default()
-                    },
-                    FieldTable::default(),
-                )
-                .await;
-            let messages = declared.ok().map(|q| q.message_count());
+            let messages = ready_messages(&channel, queue).await.ok();
             if messages.is_some() {
                 let _ = channel.close(200, "status read".into()).await;
             }

@@ -11,8 +11,7 @@
 //! `RELAY_PREFIX`, the variables that override the workers' own settings.
 
 use anyhow::Context;
-use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
-use lapin::types::FieldTable;
+use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use lapin::{Connection, ConnectionProperties};
 use shared::amqp::Topology;
 use std::process::ExitCode;
@@ -65,15 +64,8 @@ async fn queues(args: &Args) -> anyhow::Result<()> {
     for queue in &queues {
         // A passive declare of an absent queue closes its channel: one channel per queue.
         let channel = connection.create_channel().await?;
-        let passive = QueueDeclareOptions {
-            passive: true,
-            ..Default::default()
-        };
-        match channel
-            .queue_declare(queue.as_str().into(), passive, FieldTable::default())
-            .await
-        {
-            Ok(q) => println!("{queue} {}", q.message_count()),
+        match shared::amqp::topology::ready_messages(&channel, queue).await {
+            Ok(n) => println!("{queue} {n}"),
             Err(_) => println!("{queue} absent"),
         }
         if args.delete {

@@ -46,16 +46,21 @@ fn from_row(r: &sqlx::postgres::PgRow) -> std::result::Result<SourceActivity, sq
     })
 }
 
+/// Every row read, or the first that does not decode.
+fn all(rows: &[sqlx::postgres::PgRow]) -> Result<Vec<SourceActivity>> {
+    rows.iter()
+        .map(from_row)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(Into::into)
+}
+
 pub async fn list(db: &Db) -> Result<Vec<SourceActivity>> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM source_activity ORDER BY source"
     ))
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
-        .map(from_row)
-        .collect::<std::result::Result<_, _>>()
-        .map_err(Into::into)
+    all(&rows)
 }
 
 /// Sets each configured source's expected interval (`None`: not watched); a source first
@@ -88,10 +93,7 @@ pub async fn begin_outages(db: &Db, now: DateTime<Utc>) -> Result<Vec<SourceActi
     .bind(now)
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
-        .map(from_row)
-        .collect::<std::result::Result<_, _>>()
-        .map_err(Into::into)
+    all(&rows)
 }
 
 /// Outages whose alert is not known to be queued (`opening`, left by a crash or just begun).
@@ -101,10 +103,7 @@ pub async fn opening(db: &Db) -> Result<Vec<SourceActivity>> {
     ))
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
-        .map(from_row)
-        .collect::<std::result::Result<_, _>>()
-        .map_err(Into::into)
+    all(&rows)
 }
 
 /// The outage's alert was queued.
@@ -125,10 +124,7 @@ pub async fn returned(db: &Db) -> Result<Vec<SourceActivity>> {
     ))
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
-        .map(from_row)
-        .collect::<std::result::Result<_, _>>()
-        .map_err(Into::into)
+    all(&rows)
 }
 
 /// The return's alert was queued: the outage is over.

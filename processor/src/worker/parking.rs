@@ -15,8 +15,7 @@
 use crate::config::reload::ConfigHandle;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
-use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
+use lapin::options::{BasicAckOptions, BasicGetOptions};
 use shared::amqp::topology::{PARKED_KEY, WORK_KEY};
 use shared::amqp::{Broker, PublishError};
 use shared::backoff::Backoff;
@@ -88,18 +87,8 @@ async fn release_pass(
 ) -> Result<Released, ReleaseError> {
     let queue = broker.topology().parked_queue();
     let channel = broker.open_channel().await?;
-    let declared = channel
-        .queue_declare(
-            queue.as_str().into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
     // Only the messages there now: the ones sent to the back are not looked at twice.
-    let waiting = declared.message_count();
+    let waiting = shared::amqp::topology::ready_messages(&channel, &queue).await?;
     let mut done = Released::default();
     for _ in 0..waiting {
         if lost.load(Ordering::SeqCst) {

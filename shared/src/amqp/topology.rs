@@ -218,3 +218,16 @@ pub fn header_i64(table: &FieldTable, key: &str) -> Option<i64> {
         _ => None,
     }
 }
+
+/// The ready messages of `queue`, by a passive declare (which creates nothing). A queue that
+/// does not exist is an error, and closes `channel`: use a channel of its own per queue.
+pub async fn ready_messages(channel: &Channel, queue: &str) -> lapin::Result<u32> {
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    let declared = channel
+        .queue_declare(queue.into(), passive, FieldTable::default())
+        .await?;
+    Ok(declared.message_count())
+}
