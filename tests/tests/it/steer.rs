@@ -50,6 +50,17 @@ async fn ready_db(stack: &Stack) -> opstate::Db {
     db
 }
 
+/// Waits until the worker's `/metrics` has the sample line `name value` (a whole line: the
+/// metric's HELP text may contain the same words).
+async fn metric_reaches(worker: &TestProcessor, name: &str, value: &str) {
+    let line = format!("{name} {value}");
+    wait::until(&format!("the worker's {line}"), LONG, || async {
+        let body = worker.metrics_text().await?;
+        body.lines().any(|l| l == line).then_some(())
+    })
+    .await;
+}
+
 /// The steps recorded for one alert, polled until `step` is among them.
 async fn steps_until(db: &opstate::Db, alert_id: &str, step: Step) -> Vec<trail::Event> {
     let query = TrailQuery {
@@ -80,12 +91,7 @@ async fn a_silenced_group_gets_no_ticket_until_its_silence_ends_then_one_saying_
     .expect("the silence is added");
     let worker = TestProcessor::spawn(&stack.config);
     // The worker reads the silence within its refresh.
-    wait::until("the worker to see the silence", LONG, || async {
-        let body = worker.metrics_text().await?;
-        body.contains("relay_processor_silences_active 1")
-            .then_some(())
-    })
-    .await;
+    metric_reaches(&worker, "relay_processor_silences_active", "1").await;
     let muted = storm("muted", 6, 2);
     stack.send(&muted).await;
     // Another organization's alert is not matched: it becomes a ticket meanwhile.
@@ -148,12 +154,7 @@ async fn a_group_resolved_during_its_silence_gets_no_ticket_when_it_ends() {
     .await
     .expect("the silence is added");
     let worker = TestProcessor::spawn(&stack.config);
-    wait::until("the worker to see the silence", LONG, || async {
-        let body = worker.metrics_text().await?;
-        body.contains("relay_processor_silences_active 1")
-            .then_some(())
-    })
-    .await;
+    metric_reaches(&worker, "relay_processor_silences_active", "1").await;
     stack.send(&[alert("flap-1")]).await;
     steps_until(&db, "flap-1", Step::Suppressed).await;
     let mut resolved = alert("flap-2");
@@ -192,11 +193,7 @@ async fn a_paused_fleet_keeps_alerts_in_the_queue_and_resume_works_them_off_once
         .await
         .expect("paused");
     assert!(state.paused && changed);
-    wait::until("the worker to pause", LONG, || async {
-        let body = worker.metrics_text().await?;
-        body.contains("relay_processor_paused 1").then_some(())
-    })
-    .await;
+    metric_reaches(&worker, "relay_processor_paused", "1").await;
     let alerts = storm("paused", 30, 3);
     let ids: Vec<String> = (0..30)
         .map(|i| message_id("demo", &format!("paused-{i}")))
