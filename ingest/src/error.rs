@@ -20,6 +20,8 @@ pub struct ApiError {
     pub fields: Vec<FieldError>,
     /// `Retry-After` seconds, for 503.
     pub retry_after: Option<u64>,
+    /// `Allow`: the methods the path serves, for 405.
+    pub allow: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -61,7 +63,6 @@ constructors! {
     metrics_unauthorized => UNAUTHORIZED, "unauthorized";
     unknown_source => NOT_FOUND, "unknown_source";
     not_found => NOT_FOUND, "not_found";
-    method_not_allowed => METHOD_NOT_ALLOWED, "method_not_allowed";
     body_timeout => REQUEST_TIMEOUT, "body_timeout";
     body_too_large => PAYLOAD_TOO_LARGE, "body_too_large";
     unsupported_media_type => UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type";
@@ -77,6 +78,7 @@ impl ApiError {
             message: message.into(),
             fields: Vec::new(),
             retry_after: None,
+            allow: None,
         }
     }
 
@@ -94,7 +96,6 @@ impl ApiError {
         error
     }
 
-    /// 400 with every offending field of a billable-user count named.
     /// A body whose objects repeat a key: readers disagree on which value counts, so the
     /// signature cannot vouch for what the relay would read.
     pub fn duplicate_key(path: &str) -> ApiError {
@@ -107,6 +108,7 @@ impl ApiError {
         error
     }
 
+    /// 400 with every offending field of a billable-user count named.
     pub fn invalid_count(fields: Vec<FieldError>) -> ApiError {
         let mut error = ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -117,6 +119,17 @@ impl ApiError {
             ),
         );
         error.fields = fields;
+        error
+    }
+
+    /// 405 naming the methods the path serves, in the message and in `Allow`.
+    pub fn method_not_allowed(allow: &'static str) -> ApiError {
+        let mut error = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("this path serves {allow} only"),
+        );
+        error.allow = Some(allow);
         error
     }
 
@@ -153,6 +166,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status);
         if let Some(seconds) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds)));
+        }
+        if let Some(methods) = self.allow {
+            response.insert_header((header::ALLOW, HeaderValue::from_static(methods)));
         }
         response.json(Body {
             error: Inner {

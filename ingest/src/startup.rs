@@ -101,23 +101,35 @@ fn build_server(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .route("/healthz", web::get().to(routes::health::healthz))
-            .route("/readyz", web::get().to(routes::health::readyz))
-            .route("/metrics", web::get().to(routes::metrics::metrics))
+            .service(
+                web::resource("/healthz")
+                    .route(web::get().to(routes::health::healthz))
+                    .default_service(web::to(get_only)),
+            )
+            .service(
+                web::resource("/readyz")
+                    .route(web::get().to(routes::health::readyz))
+                    .default_service(web::to(get_only)),
+            )
+            .service(
+                web::resource("/metrics")
+                    .route(web::get().to(routes::metrics::metrics))
+                    .default_service(web::to(get_only)),
+            )
             .service(
                 web::resource("/v1/webhooks/{source}")
                     .route(web::post().to(routes::webhooks::receive))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(web::to(post_only)),
             )
             .service(
                 web::resource("/v1/heartbeats/{source}")
                     .route(web::post().to(routes::heartbeats::receive))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(web::to(post_only)),
             )
             .service(
                 web::resource("/v1/billable-users/{source}")
                     .route(web::post().to(routes::billable::receive))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(web::to(post_only)),
             )
             .default_service(web::to(not_found))
     })
@@ -138,6 +150,10 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("no such endpoint"))
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::method_not_allowed("use POST"))
+async fn post_only() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::method_not_allowed("POST"))
+}
+
+async fn get_only() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::method_not_allowed("GET"))
 }

@@ -589,25 +589,32 @@ async fn every_answer_of_ingest_is_one_its_openapi_document_describes() {
     .await;
 
     // Refused: the route.
-    for (method, path) in [
-        (Method::GET, "/v1/webhooks/demo"),
-        (Method::PUT, "/v1/heartbeats/demo"),
-        (Method::DELETE, "/v1/billable-users/demo"),
+    for (method, path, served) in [
+        (Method::GET, "/v1/webhooks/demo", "POST"),
+        (Method::PUT, "/v1/heartbeats/demo", "POST"),
+        (Method::DELETE, "/v1/billable-users/demo", "POST"),
+        (Method::POST, "/healthz", "GET"),
+        (Method::PUT, "/readyz", "GET"),
+        (Method::POST, "/metrics", "GET"),
     ] {
-        h.expect(
-            "another method",
-            Request::new(method, path),
-            405,
-            "method_not_allowed",
-        )
-        .await;
+        let reply = h
+            .expect(
+                "another method",
+                Request::new(method, path),
+                405,
+                "method_not_allowed",
+            )
+            .await;
+        assert_eq!(
+            reply.headers.get("allow").and_then(|v| v.to_str().ok()),
+            Some(served),
+            "{path}: the 405 names the method served"
+        );
     }
     for request in [
         Request::get("/v2/nothing"),
         Request::post("/v1/webhooks/demo/extra").json(&one),
         Request::post("/v1/webhooks/").json(&one),
-        Request::post("/healthz"),
-        Request::post("/metrics"),
     ] {
         h.expect("an unknown endpoint", request, 404, "not_found")
             .await;
