@@ -41,6 +41,7 @@ pub async fn check_config(path: &Path, online: bool) -> ExitCode {
         Err(problem) => return fail(&config_error(path, vec![problem])),
     };
     let report = check_online_report(&processor, &client).await;
+    print_permissions(&report.permissions);
     for note in &report.notes {
         println!("note: {note}");
     }
@@ -53,6 +54,33 @@ pub async fn check_config(path: &Path, online: bool) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         fail(&config_error(path, report.problems))
+    }
+}
+
+/// The token preflight as a table: feature, permission, whether the token has it, and what
+/// breaks without it (for the ones it lacks or that `GET /me` does not report).
+fn print_permissions(checks: &[crate::config::permissions::PermissionCheck]) {
+    use crate::config::permissions::Grant;
+    if checks.is_empty() {
+        return;
+    }
+    println!("token permissions (GET /me), by enabled feature:");
+    let mut feature = "";
+    for c in checks {
+        if c.feature != feature {
+            feature = c.feature;
+            println!("  {} ({}):", c.feature, c.key);
+        }
+        let without = match c.grant {
+            Grant::Granted => String::new(),
+            _ => format!("  without it: {}", c.need.breaks),
+        };
+        let line = format!(
+            "    {:<8} {:<28}{without}",
+            c.grant.label(),
+            c.need.permission
+        );
+        println!("{}", line.trim_end());
     }
 }
 

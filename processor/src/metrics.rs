@@ -138,6 +138,11 @@ pub struct Metrics {
     /// Devices named by alerts of new tickets, by outcome: `name`, `serial`, `mac` (matched
     /// by), `none`, `failed` (the asset list could not be read).
     pub device_lookups: Family<OutcomeLabels, Counter>,
+    /// Contacts looked up for new tickets, by outcome (found, created, none, failed).
+    pub contact_lookups: Family<OutcomeLabels, Counter>,
+    /// RMM alerts on assets, by what was done (raised, found, cleared, muted, skipped,
+    /// failed).
+    pub rmm_alerts: Family<OutcomeLabels, Counter>,
     /// The billable-user sync's runs, outcomes and counts.
     pub billing: BillingMetrics,
 }
@@ -185,6 +190,8 @@ impl Metrics {
             contract_ignored: Counter::default(),
             contract_unsupported: Gauge::default(),
             device_lookups: Family::default(),
+            contact_lookups: Family::default(),
+            rmm_alerts: Family::default(),
             billing: BillingMetrics::default(),
             registry: Registry::default(),
         };
@@ -358,11 +365,39 @@ impl Metrics {
             "Devices named by alerts of new tickets, by outcome (name, serial, mac, none, failed)",
             m.device_lookups.clone(),
         );
+        registry.register(
+            "contact_lookups",
+            "Contacts looked up for new tickets by the alert's user, by outcome (found, created, \
+             none, failed)",
+            m.contact_lookups.clone(),
+        );
+        registry.register(
+            "rmm_alerts",
+            "Syncro RMM alerts on assets, by outcome (raised, found, cleared, muted, skipped, \
+             failed)",
+            m.rmm_alerts.clone(),
+        );
         m.billing.register(&mut registry);
         Metrics { registry, ..m }
     }
 
     /// Counts one device lookup under `outcome`.
+    pub fn contact_lookup(&self, outcome: &str) {
+        self.contact_lookups
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn rmm_alert(&self, outcome: &str) {
+        self.rmm_alerts
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
     pub fn device_lookup(&self, outcome: &str) {
         self.device_lookups
             .get_or_create(&OutcomeLabels {

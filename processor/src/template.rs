@@ -232,6 +232,29 @@ impl Template {
         collapse_whitespace(&out)
     }
 
+    /// Renders keeping line breaks, for bodies: each line trimmed with its white space
+    /// collapsed, runs of blank lines (from absent values) reduced to one, ends trimmed.
+    pub fn render_text(&self, message: &AlertMessage) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::Field(field) => out.push_str(&field.value(message)),
+            }
+        }
+        let mut lines: Vec<String> = Vec::new();
+        for line in out.lines().map(collapse_whitespace) {
+            let blank_run = line.is_empty() && lines.last().is_none_or(String::is_empty);
+            if !blank_run {
+                lines.push(line);
+            }
+        }
+        while lines.last().is_some_and(String::is_empty) {
+            lines.pop();
+        }
+        lines.join("\n")
+    }
+
     /// Like [`Template::render`], cut to at most `max_chars` characters (never inside one).
     pub fn render_max(&self, message: &AlertMessage, max_chars: usize) -> String {
         truncate_chars(&self.render(message), max_chars)
@@ -377,5 +400,21 @@ pub(crate) mod tests {
         assert!(cut.chars().all(|c| c == 'é'));
         assert_eq!(truncate_chars("ab cd", 3), "ab");
         assert_eq!(truncate_chars("abc", 10), "abc");
+    }
+
+    #[test]
+    fn bodies_keep_their_lines_and_drop_the_blank_runs_of_absent_values() {
+        let t = Template::parse("{title}\n  User:   {user} \n\n{ip}\n\n\nDevice: {device.name}\n")
+            .expect("parses");
+        assert_eq!(
+            t.render_text(&sample()),
+            "Impossible travel for j.doe@contoso.com\nUser: j.doe@contoso.com\n\n203.0.113.9\n\nDevice: WS-07"
+        );
+        let mut m = bare();
+        m.alert.ip = None;
+        assert_eq!(
+            t.render_text(&m),
+            "Impossible travel for j.doe@contoso.com\nUser:\n\nDevice:"
+        );
     }
 }

@@ -1,13 +1,15 @@
 //! The Syncro operations, one typed async method each, grouped by resource: the account,
-//! tickets and their comments, customers, contracts, recurring invoices (schedules) and
-//! assets. Each goes through the one request pipeline of [`crate::client`].
+//! tickets and their comments, customers and their contacts, contracts, recurring invoices
+//! (schedules), assets and their RMM alerts. Each goes through the one request pipeline of
+//! [`crate::client`] (so through the gate: the shared budget, by the caller's priority).
 
 use super::pagination::{collect_pages, Page};
 use super::route::Route;
 use super::types::{
-    AccountSettings, Asset, AssetFilter, Comment, Contract, Customer, CustomerFilter,
-    LineItemFields, Me, NewComment, NewTicket, Schedule, ScheduleLineItem, Ticket, TicketFilter,
-    TicketSettings, TicketUpdate,
+    AccountSettings, Asset, AssetFilter, Comment, Contact, ContactFilter, Contract, Customer,
+    CustomerFilter, LineItemFields, Me, MuteFor, NewComment, NewContact, NewRmmAlert, NewTicket,
+    RmmAlert, RmmAlertStatus, Schedule, ScheduleLineItem, Ticket, TicketFilter, TicketSettings,
+    TicketUpdate,
 };
 use crate::client::{decode, take_key, Admission, Result, SyncroClient};
 
@@ -305,5 +307,105 @@ impl SyncroClient {
         let path = format!("/customer_assets/{id}");
         self.fetch_one(Route::GetAsset, &path, Some("asset"), None)
             .await
+    }
+
+    // --- contacts --------------------------------------------------------------------------
+
+    /// `GET /contacts` (permission "Customers - View Detail").
+    pub async fn list_contacts(&self, filter: &ContactFilter, page: u32) -> Result<Page<Contact>> {
+        self.fetch_page(
+            Route::ListContacts,
+            "/contacts",
+            "contacts",
+            filter.pairs(),
+            page,
+        )
+        .await
+    }
+
+    /// Every contact matching `filter`, all pages.
+    pub async fn all_contacts(&self, filter: &ContactFilter) -> Result<Vec<Contact>> {
+        collect_pages(Route::ListContacts, self.max_pages, |p| {
+            self.list_contacts(filter, p)
+        })
+        .await
+    }
+
+    /// `POST /contacts` (permission "Customers - Edit"; a bare object back). Not idempotent:
+    /// after a timeout, list the customer's contacts before creating again.
+    pub async fn create_contact(&self, contact: &NewContact) -> Result<Contact> {
+        self.fetch_one(Route::CreateContact, "/contacts", None, Some(contact))
+            .await
+    }
+
+    // --- RMM alerts ------------------------------------------------------------------------
+
+    /// `GET /rmm_alerts?status=` (permission "RMM Alerts - List"; no customer or asset
+    /// filter exists).
+    pub async fn list_rmm_alerts(
+        &self,
+        status: RmmAlertStatus,
+        page: u32,
+    ) -> Result<Page<RmmAlert>> {
+        let query = vec![("status", status.as_str().to_string())];
+        self.fetch_page(
+            Route::ListRmmAlerts,
+            "/rmm_alerts",
+            "rmm_alerts",
+            query,
+            page,
+        )
+        .await
+    }
+
+    /// Every RMM alert of `status`, all pages.
+    pub async fn all_rmm_alerts(&self, status: RmmAlertStatus) -> Result<Vec<RmmAlert>> {
+        collect_pages(Route::ListRmmAlerts, self.max_pages, |p| {
+            self.list_rmm_alerts(status, p)
+        })
+        .await
+    }
+
+    /// `GET /rmm_alerts/{id}` (wrapped in `rmm_alert`).
+    pub async fn get_rmm_alert(&self, id: i64) -> Result<RmmAlert> {
+        let path = format!("/rmm_alerts/{id}");
+        self.fetch_one(Route::GetRmmAlert, &path, Some("rmm_alert"), None)
+            .await
+    }
+
+    /// `POST /rmm_alerts` (permission "RMM Alerts - Create"): 201 with the alert under
+    /// `alert`, not `rmm_alert`. Not idempotent.
+    pub async fn create_rmm_alert(&self, alert: &NewRmmAlert) -> Result<RmmAlert> {
+        self.fetch_one(
+            Route::CreateRmmAlert,
+            "/rmm_alerts",
+            Some("alert"),
+            Some(alert),
+        )
+        .await
+    }
+
+    /// `DELETE /rmm_alerts/{id}` (permission "RMM Alerts - Delete"): clears the alert, which
+    /// stays readable as resolved. Clearing a cleared alert is harmless.
+    pub async fn clear_rmm_alert(&self, id: i64) -> Result<()> {
+        let path = format!("/rmm_alerts/{id}");
+        self.execute(Route::ClearRmmAlert, &path, &[], None).await?;
+        Ok(())
+    }
+
+    /// `POST /rmm_alerts/{id}/mute` (permission "RMM Alerts - Clear/Manage"). The spec puts
+    /// `mute_for` in the query, working clients in the body: both are sent.
+    pub async fn mute_rmm_alert(&self, id: i64, mute_for: MuteFor) -> Result<()> {
+        let path = format!("/rmm_alerts/{id}/mute");
+        let value = mute_for.as_str().to_string();
+        let body = serde_json::json!({ "mute_for": value });
+        self.execute(
+            Route::MuteRmmAlert,
+            &path,
+            &[("mute_for", value)],
+            Some(&body),
+        )
+        .await?;
+        Ok(())
     }
 }

@@ -26,11 +26,18 @@ pub enum Route {
     ListAssets,
     GetAsset,
     Me,
+    ListContacts,
+    CreateContact,
+    ListRmmAlerts,
+    GetRmmAlert,
+    CreateRmmAlert,
+    ClearRmmAlert,
+    MuteRmmAlert,
 }
 
 impl Route {
     /// Every operation, e.g. to pre-register metric labels.
-    pub const ALL: [Route; 20] = [
+    pub const ALL: [Route; 27] = [
         Route::ListTickets,
         Route::GetTicket,
         Route::CreateTicket,
@@ -51,6 +58,13 @@ impl Route {
         Route::ListAssets,
         Route::GetAsset,
         Route::Me,
+        Route::ListContacts,
+        Route::CreateContact,
+        Route::ListRmmAlerts,
+        Route::GetRmmAlert,
+        Route::CreateRmmAlert,
+        Route::ClearRmmAlert,
+        Route::MuteRmmAlert,
     ];
 
     /// Method and path pattern under `/api/v1`.
@@ -76,6 +90,13 @@ impl Route {
             Route::ListAssets => "GET /customer_assets",
             Route::GetAsset => "GET /customer_assets/{id}",
             Route::Me => "GET /me",
+            Route::ListContacts => "GET /contacts",
+            Route::CreateContact => "POST /contacts",
+            Route::ListRmmAlerts => "GET /rmm_alerts",
+            Route::GetRmmAlert => "GET /rmm_alerts/{id}",
+            Route::CreateRmmAlert => "POST /rmm_alerts",
+            Route::ClearRmmAlert => "DELETE /rmm_alerts/{id}",
+            Route::MuteRmmAlert => "POST /rmm_alerts/{id}/mute",
         }
     }
 
@@ -84,6 +105,7 @@ impl Route {
         match self.as_str().split(' ').next() {
             Some("POST") => reqwest::Method::POST,
             Some("PUT") => reqwest::Method::PUT,
+            Some("DELETE") => reqwest::Method::DELETE,
             _ => reqwest::Method::GET,
         }
     }
@@ -93,7 +115,11 @@ impl Route {
     pub fn is_idempotent(self) -> bool {
         !matches!(
             self,
-            Route::CreateTicket | Route::AddComment | Route::AddScheduleLineItem
+            Route::CreateTicket
+                | Route::AddComment
+                | Route::AddScheduleLineItem
+                | Route::CreateContact
+                | Route::CreateRmmAlert
         )
     }
 }

@@ -139,6 +139,18 @@ impl TestProcessor {
         reqwest::get(url).await.ok()?.text().await.ok()
     }
 
+    /// The value of one sample (`name` with its labels, exactly as exposed), if present.
+    pub async fn metric(&self, sample: &str) -> Option<f64> {
+        let text = self.metrics_text().await?;
+        text.lines().find_map(|l| {
+            l.strip_prefix(sample)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+    }
+
     /// Stops as SIGTERM would: stop consuming, drain, return.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {
@@ -200,6 +212,26 @@ impl Stack {
                 "ingest accepted the alerts"
             );
         }
+    }
+
+    /// Sends alerts and waits until each is in a ticket's comments (by its `relay-ref`) and
+    /// the queues are empty.
+    pub async fn send_and_settle(&self, alerts: &[Value], within: Duration) {
+        self.send(alerts).await;
+        let ids: Vec<String> = alerts
+            .iter()
+            .filter_map(|a| a["id"].as_str())
+            .map(|id| shared::message::message_id("demo", id))
+            .collect();
+        eventually("every alert in Syncro", within, || {
+            let refs = self.references();
+            ids.iter().all(|id| refs.contains(id))
+        })
+        .await;
+        crate::wait::until("the queues to drain", within, || async {
+            (self.queued().await == 0).then_some(())
+        })
+        .await;
     }
 
     /// The simulator's tickets (id, customer, subject, comment bodies), oldest first.
@@ -292,6 +324,8 @@ pub struct SimTicket {
     pub priority: Option<String>,
     pub problem_type: Option<String>,
     pub user_id: Option<i64>,
+    pub contact_id: Option<i64>,
+    pub asset_ids: Vec<i64>,
     pub tag_list: Vec<String>,
     /// Comment bodies, oldest first.
     pub comments: Vec<String>,
@@ -308,6 +342,8 @@ impl From<&syncro_sim::model::Ticket> for SimTicket {
             priority: t.priority.clone(),
             problem_type: t.problem_type.clone(),
             user_id: t.user_id,
+            contact_id: t.contact_id,
+            asset_ids: t.asset_ids.clone(),
             tag_list: t.tag_list.clone(),
             comments: t.comments.iter().map(|c| c.body.clone()).collect(),
             hidden: t.comments.iter().map(|c| Some(c.hidden)).collect(),

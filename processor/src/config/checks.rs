@@ -1,13 +1,16 @@
 //! `processor check-config`: the offline check is [`ProcessorConfig::from_settings`]; the
 //! online check compares the configuration's ids and names with the Syncro account
-//! (customers, statuses, problem types, priorities, technicians, contracts: each exists and
-//! belongs to its organization's customer), as the wizard's pickers do.
+//! (customers, statuses, problem types, priorities, technicians, ticket types, contracts:
+//! each exists and belongs to its organization's customer), as the wizard's pickers do, and
+//! the token's permissions with what the enabled features need
+//! ([`crate::config::permissions`]).
 //!
 //! Read-only and sequential (a handful of GETs plus one per mapped customer): it runs once,
 //! by hand or at deploy time, so it favours plain answers over speed. A retryable failure
 //! (429, 5xx, timeout) is retried a few times, honouring `Retry-After`, so a large mapping does
 //! not fail on Syncro's rate limit.
 
+use crate::config::permissions::{describe, preflight, Grant, PermissionCheck};
 use crate::config::{OnResolvedTicket, ProcessorConfig, ResolvedAlert};
 use shared::alert::Severity;
 use std::future::Future;
@@ -28,6 +31,9 @@ pub struct OnlineReport {
     pub problems: Vec<String>,
     /// What could not be checked, and why (not failures).
     pub notes: Vec<String>,
+    /// The token preflight: every permission the enabled features need, and whether the
+    /// token has it (a missing one is also among `problems`).
+    pub permissions: Vec<PermissionCheck>,
 }
 
 /// The online check's problems (see [`check_online_report`] for the notes too).
@@ -40,12 +46,23 @@ pub async fn check_online_report(config: &ProcessorConfig, client: &SyncroClient
     let mut report = OnlineReport::default();
 
     // One cheap call first: with a wrong URL or token, one clear problem beats dozens.
-    if let Err(e) = with_retries(|| client.me()).await {
-        report.problems.push(format!(
-            "syncro: cannot use the account at {}: {e}",
-            client.api_root()
-        ));
-        return report;
+    let me = match with_retries(|| client.me()).await {
+        Ok(me) => me,
+        Err(e) => {
+            report.problems.push(format!(
+                "syncro: cannot use the account at {}: {e}",
+                client.api_root()
+            ));
+            return report;
+        }
+    };
+    report.permissions = preflight(config, &me);
+    for check in &report.permissions {
+        match (check.grant, describe(check)) {
+            (Grant::Missing, Some(problem)) => report.problems.push(problem),
+            (Grant::NotReported, Some(note)) => report.notes.push(note),
+            _ => {}
+        }
     }
 
     match with_retries(|| client.ticket_settings()).await {
@@ -72,16 +89,12 @@ pub async fn check_online_report(config: &ProcessorConfig, client: &SyncroClient
                     }
                 }
             }
+            check_ticket_types(config, &settings.ticket_type_ids(), &mut report);
         }
         Err(e) => report
             .problems
             .push(format!("syncro: cannot read the ticket settings: {e}")),
     }
-    // The Syncro client does not read ticket types (syncro-api.md §3.9 lists them, the
-    // simulator returns none), so ticket_type_id cannot be compared yet.
-    report.notes.push(
-        "ticket_type_id not checked: the Syncro client does not read ticket types yet".into(),
-    );
 
     match with_retries(|| client.settings()).await {
         Ok(settings) => {
@@ -169,6 +182,34 @@ async fn check_contracts(
             "contracts.add_to_tickets is off: the configured contracts are not put on tickets"
                 .into(),
         );
+    }
+}
+
+/// Every configured `ticket_type_id` is one of the account's ticket types
+/// (`GET /tickets/settings` → `ticket_types`); an account listing none is a note.
+fn check_ticket_types(config: &ProcessorConfig, known: &[i64], report: &mut OnlineReport) {
+    if known.is_empty() {
+        report
+            .notes
+            .push("ticket_type_id not checked: GET /tickets/settings lists no ticket types".into());
+        return;
+    }
+    let mut wanted = vec![(
+        "tickets.ticket_type_id".to_string(),
+        config.tickets.ticket_type_id,
+    )];
+    for o in config.overrides.all() {
+        if let Some(id) = o.ticket_type_id {
+            wanted.push((format!("{}.ticket_type_id", o.label()), id));
+        }
+    }
+    for (key, id) in wanted {
+        if !known.contains(&id) {
+            report.problems.push(format!(
+                "{key}: ticket type {id} is not one of the account's (known: {})",
+                join_ids(known)
+            ));
+        }
     }
 }
 

@@ -19,10 +19,14 @@
 //! SIGHUP reloads every section but `[processor]` and the connection settings, which need a
 //! restart (see `startup::reload`).
 //! - `[tickets]` (all required): `problem_type`, `ticket_type_id`, `status`,
-//!   `assignee_user_id`, `source_tag`, `subject`, `[tickets.priorities]` (one per severity).
+//!   `assignee_user_id`, `source_tag`, `subject`, `[tickets.priorities]` (one per severity);
+//!   optional: `[tickets.contact]` ([`contacts`]: `match_user` [false], `create_missing`
+//!   [false], `lookup_timeout_ms` [3000], `cache_secs` [900]) and `[tickets.rmm_alert]`
+//!   ([`rmm`]: `enabled` [false], `event_types` [all], `description`, `subject`, `body`
+//!   templates, `skip_automation`, `hidden`, `do_not_email` [true], `mute_for`).
 //! - `[notes]` (all required): `visibility` (private | public | email), `title`.
 //! - `[overrides]`: `ioc_rule`, `respond_rule`, `event_type`: lists of `{ match = "...", <any
-//!   ticket field>, priority | priorities }`.
+//!   ticket field>, priority | priorities, rmm_alert }`.
 //! - `[grouping]`: `window_secs` [86400], `on_resolved_ticket` ["new-ticket"],
 //!   `reopen_window_secs` [604800], `reopen_status` ["In Progress"], `resolved_alert`
 //!   ["note"], `resolve_status` ["Resolved"].
@@ -44,14 +48,17 @@
 
 pub mod billing;
 pub mod checks;
+pub mod contacts;
 pub mod contracts;
 pub mod grouping;
 pub mod mapping;
 pub mod notes;
 pub mod overrides;
 mod parse;
+pub mod permissions;
 pub mod redis;
 pub mod reload;
+pub mod rmm;
 pub mod tickets;
 pub mod worker;
 
@@ -59,6 +66,7 @@ pub mod worker;
 pub(crate) mod tests;
 
 pub use billing::BillingConfig;
+pub use contacts::ContactConfig;
 pub use contracts::ContractsConfig;
 pub use grouping::*;
 pub use mapping::*;
@@ -67,6 +75,7 @@ pub use overrides::*;
 pub(crate) use parse::describe_toml_error;
 use parse::*;
 pub use redis::RedisConfig;
+pub use rmm::RmmAlertConfig;
 pub use tickets::*;
 pub use worker::*;
 
@@ -161,6 +170,15 @@ impl ProcessorConfig {
             &mut problems,
         );
         let billing = crate::config::BillingConfig::from_section(&sections.billing, &mut problems);
+        if let Some(overrides) = &overrides {
+            // From the raw table too, so it is reported beside the table's own problems.
+            let rmm_enabled = sections
+                .tickets
+                .as_ref()
+                .and_then(|t| t.get("rmm_alert")?.get("enabled")?.as_bool())
+                .unwrap_or(false);
+            rmm::check_reachable(rmm_enabled, overrides, &contracts, &mut problems);
+        }
         match (worker, mapping, tickets, notes, overrides, grouping) {
             (
                 Some(worker),

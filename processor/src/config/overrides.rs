@@ -68,6 +68,8 @@ pub struct Override {
     pub subject: Option<Template>,
     /// From `priority` (every severity) or `priorities` (some severities).
     pub priorities: PartialPriorities,
+    /// Raise (or not) an RMM alert on the group's asset, whatever `[tickets.rmm_alert]` says.
+    pub rmm_alert: Option<bool>,
 }
 
 impl Override {
@@ -91,6 +93,7 @@ pub(crate) struct RawOverride {
     subject: Option<String>,
     priority: Option<String>,
     priorities: Option<RawPriorities>,
+    rmm_alert: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -256,6 +259,7 @@ pub(crate) fn build_override(
         source_tag,
         subject,
         priorities,
+        rmm_alert: raw.rmm_alert,
     };
     let sets_nothing = o.problem_type.is_none()
         && o.ticket_type_id.is_none()
@@ -263,11 +267,12 @@ pub(crate) fn build_override(
         && o.assignee_user_id.is_none()
         && o.source_tag.is_none()
         && o.subject.is_none()
-        && o.priorities.is_empty();
+        && o.priorities.is_empty()
+        && o.rmm_alert.is_none();
     if sets_nothing && problems.len() == before {
         problems.push(format!(
             "{label}: sets nothing; add at least one of problem_type, ticket_type_id, status, \
-             assignee_user_id, source_tag, subject, priority, priorities"
+             assignee_user_id, source_tag, subject, priority, priorities, rmm_alert"
         ));
     }
     (problems.len() == before).then_some(o)

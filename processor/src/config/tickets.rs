@@ -81,6 +81,10 @@ pub struct TicketDefaults {
     pub subject: Template,
     /// Syncro priority for each severity.
     pub priorities: Priorities,
+    /// `[tickets.contact]`: the alert's user as the ticket's contact.
+    pub contact: super::ContactConfig,
+    /// `[tickets.rmm_alert]`: an RMM alert on the group's asset.
+    pub rmm_alert: super::RmmAlertConfig,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +97,8 @@ pub(crate) struct RawTickets {
     source_tag: Option<String>,
     subject: Option<String>,
     priorities: Option<RawPriorities>,
+    contact: Option<super::contacts::RawContact>,
+    rmm_alert: Option<super::rmm::RawRmmAlert>,
 }
 
 pub(crate) fn build_tickets(raw: RawTickets, problems: &mut Vec<String>) -> Option<TicketDefaults> {
@@ -145,10 +151,20 @@ pub(crate) fn build_tickets(raw: RawTickets, problems: &mut Vec<String>) -> Opti
             Some(Priorities { by_severity: out })
         }
     };
+    let contact = raw
+        .contact
+        .map(|c| super::contacts::build_contact(c, problems))
+        .unwrap_or_default();
+    let rmm_alert = raw
+        .rmm_alert
+        .map(|r| super::rmm::build_rmm_alert(r, problems))
+        .unwrap_or_default();
     if problems.len() != before {
         return None;
     }
     Some(TicketDefaults {
+        contact,
+        rmm_alert,
         problem_type: problem_type?,
         ticket_type_id: ticket_type_id?,
         status: status?,

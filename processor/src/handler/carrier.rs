@@ -2,6 +2,7 @@
 //! call in `flush`, the ticket in `create`, the note in `note`), each of which adds its
 //! methods to it; and what a call took ([`Taken`]) and concluded ([`Created`]).
 
+use super::contact::Contacts;
 use super::enrich::Enricher;
 use super::reconcile::OpenTickets;
 use super::Services;
@@ -21,6 +22,8 @@ pub(crate) struct Carrier {
     pub(crate) services: Arc<Services>,
     /// Contracts and assets of new tickets (the asset cache lives here).
     pub(crate) enrich: Enricher,
+    /// New tickets' contacts (the contact cache lives here).
+    pub(crate) contacts: Contacts,
     /// Recovered tickets' references, by ticket id ([`super::note`]).
     pub(crate) references: Mutex<HashMap<i64, References>>,
     /// Customers' open tickets, read once for many new groups ([`super::reconcile`]).
@@ -32,6 +35,7 @@ impl Carrier {
         Carrier {
             services,
             enrich: Enricher::new(),
+            contacts: Contacts::default(),
             references: Default::default(),
             open: OpenTickets::default(),
         }

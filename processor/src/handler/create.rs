@@ -4,15 +4,16 @@
 //!    interrupted creation made (found in Syncro by its `relay-ref` line); or the group's
 //!    open ticket in Syncro, which Redis forgot (lost data, an evicted or expired pointer):
 //!    Syncro is the record;
-//! 2. enrichment: the contract and the asset ([`super::enrich`]), before any intent, since
-//!    the asset lookup may wait for the rate limit;
+//! 2. enrichment: the contract and the asset ([`super::enrich`]) and the contact
+//!    ([`super::contact`]), before any intent, since the lookups may wait for the rate limit;
 //! 3. once the rate limiter admits the POST, the batch is taken (every alert that arrived
 //!    while the creation waited for its turn rides in the first comment), then
 //!    [`Carrier::begin_creation`]: the intents and the `creating` marker;
 //! 4. [`Carrier::post_ticket`]: a check that the lease is still ours (a worker that stalled
 //!    past its lease, or whose lease Redis lost, never posts), then the POST;
 //! 5. [`Carrier::record_created`]: the group pointer and every alert's outcome, then the
-//!    contract follow-up, which can no longer fail the alerts.
+//!    follow-ups, which can no longer fail the alerts: the contract, the group's RMM alert
+//!    ([`super::rmm`]).
 
 use super::carrier::{listed, taken_ids as ids, Carrier, Created, Taken};
 use super::coalesce::Batch;
@@ -43,17 +44,27 @@ impl Carrier {
         }
         let mapped = matches!(job.plan.route, Destination::Customer { mapped: true, .. });
         let s = &self.services;
-        let extra = self
-            .enrich
-            .prepare(
+        let alert = &job.message.alert;
+        // Side by side: the contact's lookup is bounded and never adds to the asset's.
+        let (mut extra, contact_id) = tokio::join!(
+            self.enrich.prepare(
                 &s.syncro,
                 &s.metrics,
                 &job.config.contracts,
                 job.customer_id,
                 mapped,
-                &job.message.alert,
+                alert,
+            ),
+            self.contacts.for_ticket(
+                &s.syncro,
+                &s.metrics,
+                &job.config.tickets.contact,
+                job.customer_id,
+                mapped,
+                alert,
             )
-            .await;
+        );
+        extra.contact_id = contact_id;
         let admission = s.syncro.admit(Route::CreateTicket).await;
         self.take_waiting(batch, taken).await?;
         if taken.is_empty() {
@@ -74,6 +85,17 @@ impl Carrier {
                 .confirm_contract(&s.syncro, &s.metrics, &ticket, contract_id)
                 .await;
         }
+        let any_resolved = taken.iter().any(|(p, _)| p.resolved);
+        let asset_id = extra.asset_ids.first().copied();
+        // Boxed: a follow-up's future need not swell every creation's.
+        Box::pin(super::rmm::after_creation(
+            s,
+            job,
+            (ticket.id, ticket.number),
+            asset_id,
+            any_resolved,
+        ))
+        .await;
         Ok(Created::Ticket)
     }
 
@@ -207,6 +229,7 @@ impl Carrier {
             ticket_type_id: Some(t.ticket_type_id),
             tag_list: t.tag_list.clone(),
             contract_id: extra.contract_id,
+            contact_id: extra.contact_id,
             asset_ids: extra.asset_ids.clone(),
             comments_attributes: vec![comment(plan, title, first)],
             ..NewTicket::new(job.customer_id, plan.subject.clone())

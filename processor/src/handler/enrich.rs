@@ -221,6 +221,8 @@ pub struct Enrichment {
     pub asset_ids: Vec<i64>,
     /// The first comment's `Syncro asset:` line, when the alert named a device.
     pub asset_line: Option<String>,
+    /// The alert's user as the ticket's contact ([`super::contact`]).
+    pub contact_id: Option<i64>,
 }
 
 /// One customer's cached asset list.

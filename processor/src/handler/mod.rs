@@ -15,7 +15,8 @@
 //! 3. [`flush`]: when the batch is due, the group's call is made under the group's lease by
 //!    one worker at a time, carrying the group's alerts from every worker: the group's new
 //!    ticket, its first comment listing every alert gathered while the creation waited for
-//!    its turn ([`create`], with the contract and asset of [`enrich`]), or a note on the
+//!    its turn ([`create`], with the contract and asset of [`enrich`] and the contact of
+//!    [`contact`]; then the group's RMM alert, [`rmm`]), or a note on the
 //!    group's ticket ([`note`]). Every alert carried is recorded; each worker then
 //!    acknowledges its own held alerts by their records ([`held`]).
 //!
@@ -32,6 +33,7 @@
 
 mod carrier;
 pub mod coalesce;
+pub mod contact;
 mod create;
 mod decide;
 pub mod enrich;
@@ -39,6 +41,7 @@ mod flush;
 mod held;
 mod note;
 mod reconcile;
+mod rmm;
 
 use carrier::Carrier;
 use decide::Next;

@@ -114,7 +114,8 @@ pub(crate) fn comment(plan: &Plan, subject: String, body: String) -> NewComment 
 }
 
 /// One note for a batch of alerts of one ticket: the intents, the POST, every alert's
-/// outcome, then the resolve a resolved alert may ask for.
+/// outcome, then the resolve a resolved alert may ask for, and the group's RMM alert
+/// cleared (or an interrupted raise finished: [`super::rmm`]).
 async fn post_note(
     s: &Services,
     (ticket_id, number): (i64, Option<i64>),
@@ -181,6 +182,14 @@ async fn post_note(
     if resolved && job.config.grouping.resolved_alert == ResolvedAlert::NoteAndResolve {
         resolve_ticket(s, ticket_id, job).await?;
     }
+    // Boxed: a follow-up's future need not swell every note's.
+    Box::pin(super::rmm::after_note(
+        s,
+        job,
+        (ticket_id, number),
+        resolved,
+    ))
+    .await;
     Ok(())
 }
 

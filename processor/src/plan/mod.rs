@@ -76,6 +76,8 @@ pub struct TicketFields {
     pub tag_list: Vec<String>,
     /// Syncro priority for the alert's severity, e.g. "0 Urgent".
     pub priority: String,
+    /// Whether the group raises a Syncro RMM alert on its matched asset.
+    pub rmm_alert: bool,
 }
 
 /// The Syncro comment settings of a note.
@@ -188,7 +190,8 @@ pub fn plan(config: &ProcessorConfig, message: &AlertMessage) -> Plan {
     let (route, customer) = route(config, &alert.organization);
     provenance.push(customer);
     let subject = subject(config, &matching, message, &mut provenance);
-    let ticket = ticket_fields(config, &matching, alert.severity, &mut provenance);
+    let mut ticket = ticket_fields(config, &matching, alert.severity, &mut provenance);
+    ticket.rmm_alert = rmm_alert(config, &matching, &alert.event_type, &mut provenance);
     let note = note_fields(config, message, &subject, &mut provenance);
     Plan {
         route,
@@ -277,7 +280,33 @@ fn ticket_fields(
         user_id: user_id.parse().unwrap_or(defaults.assignee_user_id),
         tag_list: vec![tag],
         priority,
+        rmm_alert: false,
     }
+}
+
+/// Whether the group raises an RMM alert: the most specific override that says, else
+/// `[tickets.rmm_alert]` (`enabled`, narrowed by `event_types`).
+fn rmm_alert(
+    config: &ProcessorConfig,
+    matching: &[&Override],
+    event_type: &str,
+    provenance: &mut Vec<Provenance>,
+) -> bool {
+    let rmm = &config.tickets.rmm_alert;
+    let (raise, set_by) = matching
+        .iter()
+        .find_map(|o| o.rmm_alert.map(|v| (v, o.label())))
+        .unwrap_or_else(|| {
+            let by = if rmm.event_types.is_empty() {
+                "tickets.rmm_alert.enabled"
+            } else {
+                "tickets.rmm_alert.event_types"
+            };
+            (rmm.for_event_type(event_type), by.to_string())
+        });
+    let value = if raise { "yes" } else { "no" };
+    provenance.push(Provenance::new("rmm_alert", value, set_by));
+    raise
 }
 
 /// The note settings: the title template rendered (the subject when it renders empty) and

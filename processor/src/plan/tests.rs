@@ -37,6 +37,7 @@ fn no_matching_override_uses_the_defaults() {
             user_id: 1302,
             tag_list: vec!["alert-relay".into()],
             priority: "2 Normal".into(),
+            rmm_alert: false,
         }
     );
     assert_eq!(
@@ -341,4 +342,39 @@ fn alert_ids_cannot_forge_a_reference_line_when_wrapped() {
     let body = note_body(&refs, &plan, None);
     let ids: Vec<String> = many.iter().map(|m| m.message_id()).collect();
     assert_eq!(references_in(&body), ids, "{body}");
+}
+
+#[test]
+fn the_rmm_alert_is_decided_by_the_most_specific_override_else_the_table() {
+    let off = plan(&good(), &sample());
+    assert!(!off.ticket.rmm_alert);
+    assert_eq!(set_by(&off, "rmm_alert"), "tickets.rmm_alert.enabled");
+
+    let only_edr = config_with(
+        "\n[tickets.rmm_alert]\nenabled = true\nevent_types = [\"edr.ransomware\"]\n",
+        "private",
+    );
+    let p = plan(&only_edr, &sample());
+    assert!(!p.ticket.rmm_alert, "another event type");
+    assert_eq!(set_by(&p, "rmm_alert"), "tickets.rmm_alert.event_types");
+    let mut edr = sample();
+    edr.alert.event_type = "edr.ransomware".into();
+    assert!(plan(&only_edr, &edr).ticket.rmm_alert);
+
+    // An IOC-rule override turns it on for an event type the table leaves out.
+    let mut config = only_edr.clone();
+    let ioc = config
+        .overrides
+        .ioc_rule
+        .iter_mut()
+        .find(|o| o.matches == "ioc-3")
+        .expect("the sample's IOC override");
+    ioc.rmm_alert = Some(true);
+    let p = plan(&config, &sample());
+    assert!(p.ticket.rmm_alert);
+    assert_eq!(set_by(&p, "rmm_alert"), IOC);
+    assert_eq!(
+        p.provenance_of("rmm_alert").map(|p| p.value.as_str()),
+        Some("yes")
+    );
 }

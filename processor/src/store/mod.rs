@@ -12,6 +12,7 @@
 //! | `pending:{hash}`, `text:{hash}` | each group's alerts waiting for its next call, from every worker, and their texts | one call carries a group's alerts whichever workers hold them (`pending`) |
 //! | `failed:{message id}` | why a held alert's batch failed in Syncro | its next copy goes to a retry tier or the dead-letter queue (`claims`) |
 //! | `creating:{hash}` | the alert creating the group's ticket | a creator that died after Syncro created the ticket is found out |
+//! | `rmm:{hash}` | the RMM alert the group raised on its asset, or is raising (no id yet) | raised once, cleared when the group's alert resolves ([`rmm`]) |
 //! | `unmapped:{org id}`, `unmapped` | organizations seen without a mapping, and how many of their alerts are parked | so ops can map them later |
 //! | `lease:{name}` | a fleet-wide lease on a task (`release-parked`) | one worker at a time |
 //! | `presence:{instance}` | the Redis run and client id of a process's own connection | a dead process's leases are taken over at once ([`crate::store::lease`]) |
@@ -19,7 +20,8 @@
 //!
 //! Files: `connection` (the pool, the key prefix, this process's identity), `claims` (held
 //! alerts' claims and failure records), `pending` (each group's waiting alerts), this file
-//! (records, intents, group pointers, unmapped organizations), [`lease`] (leases, presence,
+//! (records, intents, group pointers, unmapped organizations), [`rmm`] (each group's RMM
+//! alert), [`lease`] (leases, presence,
 //! the one keep-alive), [`ratelimit`] (the fleet's Syncro budget and the client's gate),
 //! `recovery` (noticing that Redis lost its data).
 //!
@@ -38,6 +40,7 @@ pub mod lease;
 mod pending;
 pub mod ratelimit;
 mod recovery;
+pub mod rmm;
 
 pub use claims::Failure;
 pub use connection::{Result, Store, StoreError};
@@ -45,6 +48,7 @@ pub use lease::Lease;
 pub use pending::{text_hash, Pending, Settlement};
 pub use ratelimit::RateLimiter;
 pub use recovery::CheckIn;
+pub use rmm::GroupRmmAlert;
 
 /// How long an alert's outcome is remembered: longer than any sensible dead-letter replay.
 pub const DONE_TTL: Duration = Duration::from_secs(30 * 24 * 3600);

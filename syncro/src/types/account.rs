@@ -1,6 +1,7 @@
 //! Account-wide reads: `/me`, `/settings` and `/tickets/settings`.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use super::de;
 
@@ -13,6 +14,17 @@ pub struct Me {
     pub user_email: Option<String>,
     pub subdomain: Option<String>,
     pub admin: Option<bool>,
+    /// Groups of flags, e.g. `{"ticket": {"read": true, "write": true, "delete": false}}`.
+    /// Kept loose: the spec shows one example, and accounts may report more groups.
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub permissions: Map<String, Value>,
+}
+
+impl Me {
+    /// One flag of `permissions` (`ticket`, `write`), or `None` when `/me` does not report it.
+    pub fn permission(&self, group: &str, flag: &str) -> Option<bool> {
+        self.permissions.get(group)?.get(flag)?.as_bool()
+    }
 }
 
 /// `GET /tickets/settings` (bare object).
@@ -24,6 +36,21 @@ pub struct TicketSettings {
     pub ticket_status_list: Vec<String>,
     #[serde(default, deserialize_with = "de::null_default")]
     pub users: Vec<NamedId>,
+    /// The account's ticket types; their shape is undocumented, so only ids are read
+    /// ([`TicketSettings::ticket_type_ids`]).
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub ticket_types: Vec<Value>,
+}
+
+impl TicketSettings {
+    /// The ids of [`TicketSettings::ticket_types`] (entries without an integer `id` are
+    /// skipped).
+    pub fn ticket_type_ids(&self) -> Vec<i64> {
+        self.ticket_types
+            .iter()
+            .filter_map(|t| t.get("id").and_then(Value::as_i64))
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]

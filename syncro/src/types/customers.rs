@@ -60,6 +60,7 @@ impl Customer {
     }
 }
 
+/// A contact as `GET /contacts`, `POST /contacts` and a customer's `contacts` show it.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct Contact {
     pub id: i64,
@@ -68,6 +69,45 @@ pub struct Contact {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub mobile: Option<String>,
+}
+
+impl Contact {
+    /// Whether the contact's email is `email`, case and surrounding spaces ignored.
+    pub fn has_email(&self, email: &str) -> bool {
+        self.email
+            .as_deref()
+            .is_some_and(|e| e.trim().eq_ignore_ascii_case(email.trim()))
+    }
+}
+
+/// Filters for `GET /contacts` (the spec documents `customer_id` only).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContactFilter {
+    pub customer_id: Option<i64>,
+    pub per_page: Option<u32>,
+}
+
+impl ContactFilter {
+    pub(crate) fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut q = Vec::new();
+        push(&mut q, "customer_id", self.customer_id);
+        push(&mut q, "per_page", self.per_page);
+        q
+    }
+}
+
+/// The body of `POST /contacts` (`customer_id` is required). Only the fields set are sent.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct NewContact {
+    pub customer_id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
 }
 
 /// Filters for `GET /customers`.

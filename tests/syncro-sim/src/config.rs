@@ -60,6 +60,12 @@ pub struct Options {
     pub log_request_bodies: bool,
     /// Seed for the random draws of faults with a `share` below 1, for repeatable runs.
     pub fault_rng_seed: Option<u64>,
+    /// Token permissions `token` lacks, by Syncro's names ("RMM Alerts - Create"): requests
+    /// needing one answer 401 and `GET /me` reports it false.
+    pub denied_permissions: Vec<String>,
+    /// More tokens the simulator accepts, each with the permissions it lacks, so one
+    /// simulator can serve a full token and a restricted one.
+    pub extra_tokens: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for Options {
@@ -79,11 +85,22 @@ impl Default for Options {
             request_log_capacity: 10_000,
             log_request_bodies: false,
             fault_rng_seed: None,
+            denied_permissions: Vec::new(),
+            extra_tokens: BTreeMap::new(),
         }
     }
 }
 
 impl Options {
+    /// The permissions `token` lacks, or `None` when the simulator does not accept it.
+    pub fn denied_for(&self, token: &str) -> Option<&[String]> {
+        if token == self.token {
+            Some(&self.denied_permissions)
+        } else {
+            self.extra_tokens.get(token).map(Vec::as_slice)
+        }
+    }
+
     /// The default page size of one list (`resource` as in [`Options::page_sizes`]).
     pub fn page_size_for(&self, resource: &str) -> u32 {
         self.page_sizes
@@ -97,6 +114,9 @@ impl Options {
         let mut problems = Vec::new();
         if self.token.is_empty() {
             problems.push("token must not be empty".to_string());
+        }
+        if self.extra_tokens.keys().any(|t| t.is_empty()) {
+            problems.push("extra_tokens: a token must not be empty".to_string());
         }
         if self.rate_limit_window_secs == 0 {
             problems.push("rate_limit_window_secs must be at least 1".to_string());

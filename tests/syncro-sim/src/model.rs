@@ -50,6 +50,12 @@ pub struct Data {
     /// Tickets with their comments.
     #[serde(default)]
     pub tickets: Vec<Ticket>,
+    /// `GET /tickets/settings` → `ticket_types` and `GET /settings` → `ticket.ticket_types`.
+    #[serde(default)]
+    pub ticket_types: Vec<AssetType>,
+    /// RMM alerts raised on assets (`/rmm_alerts`), resolved ones included.
+    #[serde(default)]
+    pub rmm_alerts: Vec<RmmAlert>,
 }
 
 /// The token's user, as `GET /me` describes it.
@@ -104,6 +110,12 @@ pub struct Contact {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub mobile: Option<String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default = "now")]
+    pub created_at: Timestamp,
+    #[serde(default = "now")]
+    pub updated_at: Timestamp,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -339,4 +351,31 @@ pub struct Comment {
 /// "Resolved" behave like it; "Invoiced" follows resolution. Both are treated as closed.
 pub fn is_closed_status(status: &str) -> bool {
     status.starts_with("Resolved") || status == "Invoiced"
+}
+
+/// An RMM alert on an asset (`POST /rmm_alerts`). `DELETE` does not remove it: it sets
+/// `resolved` (syncro-api.md §8.3, LIVE), so it stays readable with `status=resolved`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RmmAlert {
+    pub id: i64,
+    pub customer_id: i64,
+    pub asset_id: Option<i64>,
+    /// Shown as the alert's "Type" in Syncro's UI.
+    pub description: Option<String>,
+    /// The UI's "Details" (accepted on create although the spec does not list it).
+    pub formatted_output: Option<String>,
+    pub status: Option<String>,
+    #[serde(default)]
+    pub resolved: bool,
+    /// `subject`, `body`, `hidden`, `do_not_email`, `skip_automation`, … as sent.
+    #[serde(default)]
+    pub properties: Map<String, Value>,
+    /// The last `mute_for` accepted (`1-hour` … `forever`), if muted.
+    #[serde(default)]
+    pub muted_for: Option<String>,
+    #[serde(default = "now")]
+    pub created_at: Timestamp,
+    #[serde(default = "now")]
+    pub updated_at: Timestamp,
 }

@@ -25,10 +25,18 @@ pub enum Endpoint {
     ListAssets,
     GetAsset,
     Me,
+    ListContacts,
+    GetContact,
+    CreateContact,
+    ListRmmAlerts,
+    GetRmmAlert,
+    CreateRmmAlert,
+    ClearRmmAlert,
+    MuteRmmAlert,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 21] = [
+    pub const ALL: [Endpoint; 29] = [
         Endpoint::ListTickets,
         Endpoint::CreateTicket,
         Endpoint::GetTicket,
@@ -50,6 +58,14 @@ impl Endpoint {
         Endpoint::ListAssets,
         Endpoint::GetAsset,
         Endpoint::Me,
+        Endpoint::ListContacts,
+        Endpoint::GetContact,
+        Endpoint::CreateContact,
+        Endpoint::ListRmmAlerts,
+        Endpoint::GetRmmAlert,
+        Endpoint::CreateRmmAlert,
+        Endpoint::ClearRmmAlert,
+        Endpoint::MuteRmmAlert,
     ];
 
     /// The low-cardinality name, method and path pattern without the `/api/v1` prefix.
@@ -76,7 +92,39 @@ impl Endpoint {
             Endpoint::ListAssets => "GET /customer_assets",
             Endpoint::GetAsset => "GET /customer_assets/{id}",
             Endpoint::Me => "GET /me",
+            Endpoint::ListContacts => "GET /contacts",
+            Endpoint::GetContact => "GET /contacts/{id}",
+            Endpoint::CreateContact => "POST /contacts",
+            Endpoint::ListRmmAlerts => "GET /rmm_alerts",
+            Endpoint::GetRmmAlert => "GET /rmm_alerts/{id}",
+            Endpoint::CreateRmmAlert => "POST /rmm_alerts",
+            Endpoint::ClearRmmAlert => "DELETE /rmm_alerts/{id}",
+            Endpoint::MuteRmmAlert => "POST /rmm_alerts/{id}/mute",
         }
+    }
+
+    /// The token permission Syncro requires, as each operation's description in the spec
+    /// names it (`None`: the spec names none, e.g. `GET /me`).
+    pub const fn permission(self) -> Option<&'static str> {
+        use Endpoint::*;
+        Some(match self {
+            ListTickets => "Tickets - List/Search",
+            GetTicket | ListComments => "Tickets - View Details",
+            CreateTicket => "Tickets - Create",
+            UpdateTicket | AddComment => "Tickets - Edit",
+            ListCustomers | AutocompleteCustomers => "Customers - List/Search",
+            GetCustomer | ListContacts | GetContact => "Customers - View Detail",
+            CreateContact => "Customers - Edit",
+            ListContracts | GetContract => "Contracts - List/Search",
+            ListSchedules | GetSchedule => "Recurring Invoices - List",
+            AddLineItem | AddLineItemNested | UpdateLineItem => "Recurring Invoices - Edit",
+            ListAssets | GetAsset => "Assets - List/Search",
+            ListRmmAlerts | GetRmmAlert => "RMM Alerts - List",
+            CreateRmmAlert => "RMM Alerts - Create",
+            ClearRmmAlert => "RMM Alerts - Delete",
+            MuteRmmAlert => "RMM Alerts - Clear/Manage",
+            TicketSettings | Settings | Me => return None,
+        })
     }
 
     /// The HTTP method part of [`Endpoint::name`].
@@ -131,6 +179,14 @@ pub fn resolve<'a>(method: &str, path: &'a str) -> Option<Resolved<'a>> {
         ("GET", ["customer_assets"]) => (ListAssets, vec![]),
         ("GET", ["customer_assets", id]) => (GetAsset, vec![*id]),
         ("GET", ["me"]) => (Me, vec![]),
+        ("GET", ["contacts"]) => (ListContacts, vec![]),
+        ("POST", ["contacts"]) => (CreateContact, vec![]),
+        ("GET", ["contacts", id]) => (GetContact, vec![*id]),
+        ("GET", ["rmm_alerts"]) => (ListRmmAlerts, vec![]),
+        ("POST", ["rmm_alerts"]) => (CreateRmmAlert, vec![]),
+        ("GET", ["rmm_alerts", id]) => (GetRmmAlert, vec![*id]),
+        ("DELETE", ["rmm_alerts", id]) => (ClearRmmAlert, vec![*id]),
+        ("POST", ["rmm_alerts", id, "mute"]) => (MuteRmmAlert, vec![*id]),
         _ => return None,
     };
     Some(Resolved { endpoint, ids })

@@ -239,8 +239,9 @@ fn fault_error(
     response
 }
 
-/// Accepts `Authorization: Bearer T`, `Authorization: T` and `?api_key=T`.
-fn authorized(req: &HttpRequest, query: &Query, token: &str) -> bool {
+/// The token sent, in any of the three accepted forms: `Authorization: Bearer T`,
+/// `Authorization: T` or `?api_key=T`.
+fn sent_token<'a>(req: &'a HttpRequest, query: &'a Query) -> Option<&'a str> {
     let from_header = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -252,7 +253,13 @@ fn authorized(req: &HttpRequest, query: &Query, token: &str) -> bool {
                 _ => v,
             }
         });
-    from_header == Some(token) || query.get("api_key") == Some(token)
+    from_header.or_else(|| query.get("api_key"))
+}
+
+/// The permissions the request's token lacks, or `None` for an unknown or missing token.
+fn grant<'o>(req: &HttpRequest, query: &Query, options: &'o Options) -> Option<&'o [String]> {
+    let header = sent_token(req, query).and_then(|t| options.denied_for(t));
+    header.or_else(|| query.get("api_key").and_then(|t| options.denied_for(t)))
 }
 
 fn client_key(req: &HttpRequest, options: &Options) -> String {
@@ -332,7 +339,15 @@ async fn api(req: HttpRequest, body: web::Bytes, sim: web::Data<Sim>) -> HttpRes
     }
 
     let reply_status;
-    let response = if !authorized(&req, &query, &options.token) {
+    let denied = grant(&req, &query, &options);
+    let lacking = match (&resolved, denied) {
+        (Some(r), Some(denied)) => r
+            .endpoint
+            .permission()
+            .filter(|p| denied.iter().any(|d| d == p)),
+        _ => None,
+    };
+    let response = if denied.is_none() || lacking.is_some() {
         reply_status = 401;
         json_response(401, &json!({"error": NOT_AUTHORIZED}))
     } else if let Some(resolved) = resolved {
@@ -346,7 +361,15 @@ async fn api(req: HttpRequest, body: web::Bytes, sim: web::Data<Sim>) -> HttpRes
                 if options.log_request_bodies && !body.is_empty() {
                     entry.body = Some(value.clone());
                 }
-                let reply = sim.run(resolved.endpoint, &resolved.ids, &query, &value, &options);
+                let denied = denied.unwrap_or_default();
+                let reply = sim.run(
+                    resolved.endpoint,
+                    &resolved.ids,
+                    &query,
+                    &value,
+                    &options,
+                    denied,
+                );
                 reply_status = reply.status;
                 bytes_response(reply.status, reply.body)
             }

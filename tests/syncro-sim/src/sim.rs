@@ -213,6 +213,7 @@ impl Sim {
         query: &Query,
         body: &Value,
         options: &Options,
+        denied: &[String],
     ) -> Reply {
         let mut store = lock(&self.inner.store);
         let mut ctx = Ctx {
@@ -222,6 +223,7 @@ impl Sim {
             body,
             ids,
             now: chrono::Utc::now(),
+            denied,
         };
         api::handle(endpoint, &mut ctx)
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::model::{Asset, Timestamp};
-use crate::model::{AssetType, Contract, Customer, Data, Me, Schedule, Ticket, User};
+use crate::model::{AssetType, Contract, Customer, Data, Me, RmmAlert, Schedule, Ticket, User};
 
 /// Where new ids start when the seed has none: large, like a real tenant's (LIVE saw ticket id
 /// 108430330), and comments beyond 32 bits so an `i32` anywhere in a client breaks at once.
@@ -13,6 +13,9 @@ const FIRST_TICKET_ID: i64 = 108_430_330;
 const FIRST_TICKET_NUMBER: i64 = 1001;
 const FIRST_COMMENT_ID: i64 = 5_560_138_523;
 const FIRST_LINE_ITEM_ID: i64 = 1_823_298;
+const FIRST_CONTACT_ID: i64 = 3_900_001;
+/// LIVE saw RMM alert id 704649718.
+const FIRST_RMM_ALERT_ID: i64 = 704_649_718;
 
 /// Records by id, so lookups stay cheap under load.
 pub struct Store {
@@ -27,10 +30,14 @@ pub struct Store {
     pub schedules: BTreeMap<i64, Schedule>,
     pub assets: BTreeMap<i64, Asset>,
     pub tickets: BTreeMap<i64, Ticket>,
+    pub ticket_types: Vec<AssetType>,
+    pub rmm_alerts: BTreeMap<i64, RmmAlert>,
     next_ticket_id: i64,
     next_ticket_number: i64,
     next_comment_id: i64,
     next_line_item_id: i64,
+    next_contact_id: i64,
+    next_rmm_alert_id: i64,
 }
 
 /// How many records of each kind exist (`GET /_admin/state` → `counts`).
@@ -43,6 +50,8 @@ pub struct Counts {
     pub assets: usize,
     pub tickets: usize,
     pub comments: usize,
+    pub contacts: usize,
+    pub rmm_alerts: usize,
 }
 
 fn by_id<T>(items: Vec<T>, id: impl Fn(&T) -> i64) -> BTreeMap<i64, T> {
@@ -70,6 +79,13 @@ impl Store {
                 .flat_map(|s| s.lines.iter().map(|l| l.id)),
             FIRST_LINE_ITEM_ID,
         );
+        let next_contact_id = after_max(
+            data.customers
+                .iter()
+                .flat_map(|c| c.contacts.iter().map(|k| k.id)),
+            FIRST_CONTACT_ID,
+        );
+        let next_rmm_alert_id = after_max(data.rmm_alerts.iter().map(|a| a.id), FIRST_RMM_ALERT_ID);
         Self {
             me: data.me,
             users: data.users,
@@ -82,10 +98,14 @@ impl Store {
             schedules: by_id(data.schedules, |s| s.id),
             assets: by_id(data.assets, |a| a.id),
             tickets: by_id(data.tickets, |t| t.id),
+            ticket_types: data.ticket_types,
+            rmm_alerts: by_id(data.rmm_alerts, |a| a.id),
             next_ticket_id,
             next_ticket_number,
             next_comment_id,
             next_line_item_id,
+            next_contact_id,
+            next_rmm_alert_id,
         }
     }
 
@@ -103,6 +123,8 @@ impl Store {
             schedules: self.schedules.values().cloned().collect(),
             assets: self.assets.values().cloned().collect(),
             tickets: self.tickets.values().cloned().collect(),
+            ticket_types: self.ticket_types.clone(),
+            rmm_alerts: self.rmm_alerts.values().cloned().collect(),
         }
     }
 
@@ -115,6 +137,8 @@ impl Store {
             assets: self.assets.len(),
             tickets: self.tickets.len(),
             comments: self.tickets.values().map(|t| t.comments.len()).sum(),
+            contacts: self.customers.values().map(|c| c.contacts.len()).sum(),
+            rmm_alerts: self.rmm_alerts.len(),
         }
     }
 
@@ -137,6 +161,14 @@ impl Store {
 
     pub fn new_line_item_id(&mut self) -> i64 {
         take(&mut self.next_line_item_id)
+    }
+
+    pub fn new_contact_id(&mut self) -> i64 {
+        take(&mut self.next_contact_id)
+    }
+
+    pub fn new_rmm_alert_id(&mut self) -> i64 {
+        take(&mut self.next_rmm_alert_id)
     }
 
     /// The asset type's id for an asset type name.

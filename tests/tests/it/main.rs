@@ -15,6 +15,9 @@
 //!   retries, dead letters, and workers racing or dying.
 //! - [`processor_config`]: `processor check-config [--online]` and `processor explain`.
 //! - [`enrich`]: contracts and devices on new tickets.
+//! - [`contacts`]: the alert's user as the new ticket's Syncro contact.
+//! - [`rmm_alerts`]: a Syncro RMM alert on each group's asset: raised once, cleared on resolve.
+//! - [`preflight`]: `check-config --online`'s token permissions and ticket types.
 //! - [`parking`]: parked unmapped alerts, their release, and reloading with SIGHUP.
 //! - [`lease`]: leases and their holders' presence in Redis.
 //! - [`ratelimit`]: who shares the fleet-wide Syncro budget, and who goes first.
@@ -35,6 +38,7 @@
 //! Syncro:
 //! - [`syncro_client`]: the client against the simulator: every operation, error and fault.
 //! - [`syncro_contract`]: the client and simulator against Syncro's OpenAPI document.
+//! - [`syncro_contract_accounts`]: the same for contacts, RMM alerts and `GET /me`.
 //! - [`syncro_sim`]: the simulator over plain HTTP.
 //! - [`syncro_support`]: helpers of the three Syncro modules (a simulator per test, a client).
 //!
@@ -44,6 +48,7 @@
 mod alertmanager;
 mod billing;
 mod budget;
+mod contacts;
 mod enrich;
 mod ingest;
 mod ingest_openapi;
@@ -54,6 +59,7 @@ mod lease;
 mod mappings;
 mod operator;
 mod parking;
+mod preflight;
 mod processor;
 mod processor_config;
 mod ratelimit;
@@ -62,9 +68,11 @@ mod redis_sentinel;
 mod redis_tls;
 mod relayctl_dlq;
 mod relayctl_operator;
+mod rmm_alerts;
 mod security;
 mod steer;
 mod syncro_client;
 mod syncro_contract;
+mod syncro_contract_accounts;
 mod syncro_sim;
 mod syncro_support;

@@ -10,11 +10,12 @@ use crate::syncro_support::{client_for, http, seed, start_sim, TOKEN};
 use chrono::NaiveDate;
 use serde_json::{json, Map, Value};
 use syncro::{LineItemFields, NewComment, NewTicket, TicketUpdate};
+use syncro_sim::SimHandle;
 
 /// The spec: `$SYNCRO_OPENAPI`, else the copy in `tests/spec/` (Syncro's official OpenAPI
 /// document as given to the project in `shared/syncro-openapi.json`; kept in the repository so
 /// a clone anywhere runs this test).
-fn spec() -> &'static Value {
+pub(crate) fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
     SPEC.get_or_init(|| {
         let path = std::env::var_os("SYNCRO_OPENAPI").map_or_else(
@@ -27,7 +28,7 @@ fn spec() -> &'static Value {
     })
 }
 
-fn operation(method: &str, path: &str) -> &'static Value {
+pub(crate) fn operation(method: &str, path: &str) -> &'static Value {
     spec()["paths"]
         .get(path)
         .and_then(|p| p.get(method))
@@ -35,7 +36,7 @@ fn operation(method: &str, path: &str) -> &'static Value {
 }
 
 /// An operation's JSON request schema, following a `$ref` to `components.requestBodies`.
-fn request_schema(method: &str, path: &str) -> Value {
+pub(crate) fn request_schema(method: &str, path: &str) -> Value {
     let mut body = &operation(method, path)["requestBody"];
     if let Some(reference) = body.get("$ref").and_then(Value::as_str) {
         let name = reference.rsplit('/').next().expect("ref name");
@@ -45,7 +46,7 @@ fn request_schema(method: &str, path: &str) -> Value {
 }
 
 /// An operation's response example for `status` (`example`, or the first of `examples`).
-fn response_example(method: &str, path: &str, status: &str) -> Value {
+pub(crate) fn response_example(method: &str, path: &str, status: &str) -> Value {
     let content = &operation(method, path)["responses"][status]["content"];
     let media = content
         .as_object()
@@ -67,7 +68,7 @@ fn response_example(method: &str, path: &str, status: &str) -> Value {
 /// example's type or null (Syncro leaves most fields null), `id` a non-null integer, other
 /// integers any number, and the first array item describing every item. `properties` holds
 /// account-defined custom fields, so only its type is checked.
-fn shape_of(example: &Value, key: Option<&str>) -> Value {
+pub(crate) fn shape_of(example: &Value, key: Option<&str>) -> Value {
     let nullable = |t: &str| json!({"type": [t, "null"]});
     match example {
         Value::Object(_) if key == Some("properties") => nullable("object"),
@@ -98,7 +99,7 @@ fn shape_of(example: &Value, key: Option<&str>) -> Value {
     }
 }
 
-fn violations(schema: &Value, instance: &Value) -> Vec<String> {
+pub(crate) fn violations(schema: &Value, instance: &Value) -> Vec<String> {
     let validator = jsonschema::draft4::new(schema).expect("a valid JSON Schema");
     validator
         .iter_errors(instance)
@@ -109,7 +110,7 @@ fn violations(schema: &Value, instance: &Value) -> Vec<String> {
 /// Keys of `instance` that `schema` does not declare (the spec's schemas allow extra keys, so
 /// validation alone would not show them), as dotted paths. An object schema declaring no
 /// properties (ticket `properties`) is free-form.
-fn undeclared_keys(instance: &Value, schema: &Value, path: &str) -> Vec<String> {
+pub(crate) fn undeclared_keys(instance: &Value, schema: &Value, path: &str) -> Vec<String> {
     let (Some(object), Some(declared)) = (instance.as_object(), schema["properties"].as_object())
     else {
         return Vec::new();
@@ -265,7 +266,7 @@ async fn every_request_body_the_client_sends_matches_the_spec() {
 }
 
 /// One simulator answer to check against the spec's example.
-struct Case {
+pub(crate) struct Case {
     method: &'static str,
     spec_path: &'static str,
     status: u16,
@@ -273,7 +274,7 @@ struct Case {
     body: Option<Value>,
 }
 
-fn case(method: &'static str, spec_path: &'static str, status: u16, path: &str) -> Case {
+pub(crate) fn case(method: &'static str, spec_path: &'static str, status: u16, path: &str) -> Case {
     Case {
         method,
         spec_path,
@@ -284,9 +285,43 @@ fn case(method: &'static str, spec_path: &'static str, status: u16, path: &str) 
 }
 
 impl Case {
-    fn with(mut self, body: Value) -> Self {
+    pub(crate) fn with(mut self, body: Value) -> Self {
         self.body = Some(body);
         self
+    }
+}
+
+/// Sends each case to `sim` and checks the answer's status, content type and shape against
+/// the spec's example for that status.
+pub(crate) async fn check_answers(sim: &SimHandle, cases: impl IntoIterator<Item = Case>) {
+    let http = http();
+    for c in cases {
+        let url = format!("{}{}", sim.api_url(), c.path);
+        let mut request = http
+            .request(c.method.to_uppercase().parse().expect("method"), &url)
+            .bearer_auth(TOKEN);
+        if let Some(body) = &c.body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("answer");
+        let what = format!("{} {} ({})", c.method, c.path, c.status);
+        assert_eq!(response.status().as_u16(), c.status, "{what}");
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .to_string();
+        assert!(
+            content_type.starts_with("application/json"),
+            "{what}: {content_type}"
+        );
+        let answer: Value = response.json().await.expect("JSON");
+        let example = response_example(c.method, c.spec_path, &c.status.to_string());
+        let schema = shape_of(&example, None);
+        assert_eq!(
+            violations(&schema, &answer),
+            Vec::<String>::new(),
+            "{what}: {answer}"
+        );
     }
 }
 
@@ -386,42 +421,14 @@ async fn simulator_answers_match_the_spec_examples() {
         case("get", "/customer_assets", 200, "/customer_assets"),
         case("get", "/me", 200, "/me"),
     ];
-    let http = http();
-    for c in cases {
-        let url = format!("{}{}", sim.api_url(), c.path);
-        let mut request = http
-            .request(c.method.to_uppercase().parse().expect("method"), &url)
-            .bearer_auth(TOKEN);
-        if let Some(body) = &c.body {
-            request = request.json(body);
-        }
-        let response = request.send().await.expect("answer");
-        let what = format!("{} {} ({})", c.method, c.path, c.status);
-        assert_eq!(response.status().as_u16(), c.status, "{what}");
-        let content_type = response.headers()["content-type"]
-            .to_str()
-            .expect("ascii")
-            .to_string();
-        assert!(
-            content_type.starts_with("application/json"),
-            "{what}: {content_type}"
-        );
-        let answer: Value = response.json().await.expect("JSON");
-        let example = response_example(c.method, c.spec_path, &c.status.to_string());
-        let schema = shape_of(&example, None);
-        assert_eq!(
-            violations(&schema, &answer),
-            Vec::<String>::new(),
-            "{what}: {answer}"
-        );
-    }
+    check_answers(&sim, cases).await;
 
     // GET /customer_assets/{id}: the spec's schema is unusable (see below), so the asset is
     // checked against the list example's item inside the `asset` wrapper every client reads.
     let item = response_example("get", "/customer_assets", "200")["assets"][0].clone();
     let schema = shape_of(&json!({"asset": item}), None);
     let url = format!("{}/customer_assets/{}", sim.api_url(), seed::WS07);
-    let answer: Value = http
+    let answer: Value = http()
         .get(url)
         .bearer_auth(TOKEN)
         .send()

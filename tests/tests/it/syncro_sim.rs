@@ -460,3 +460,152 @@ async fn a_seed_file_sets_data_and_options_and_state_round_trips_as_a_seed() {
     assert_eq!(reloaded.data, state.data);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn contacts_are_listed_by_customer_in_pages_and_created_with_syncros_errors() {
+    let sim = start_sim(|_| {});
+    let contoso = seed::CONTOSO;
+    let (status, page) = get(&sim, &format!("/contacts?customer_id={contoso}&per_page=1")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["contacts"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["contacts"][0]["id"], json!(seed::JANE_DOE));
+    assert_eq!(
+        page["meta"],
+        json!({"total_pages": 2, "total_entries": 2, "per_page": 1, "page": 1})
+    );
+    let (_, past) = get(&sim, &format!("/contacts?customer_id={contoso}&page=9")).await;
+    assert_eq!(past["contacts"], json!([]));
+    let (_, found) = get(&sim, "/contacts?query=WILBER").await;
+    assert_eq!(found["contacts"][0]["email"], json!("a.wilber@contoso.com"));
+    let (status, bare) = get(&sim, &format!("/contacts/{}", seed::JANE_DOE)).await;
+    assert_eq!(
+        (status, &bare["customer_id"]),
+        (StatusCode::OK, &json!(contoso))
+    );
+
+    let (status, made) = send(
+        &sim,
+        "POST",
+        "/contacts",
+        json!({"customer_id": contoso, "name": "Pat Kim", "email": "pat.kim@contoso.com"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(made["name"], json!("Pat Kim"), "a bare object: {made}");
+    let (_, all) = get(&sim, &format!("/contacts?customer_id={contoso}")).await;
+    assert_eq!(all["meta"]["total_entries"], json!(3));
+    let (status, refused) = send(&sim, "POST", "/contacts", json!({"name": "x"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["errors"], json!("Customer can't be blank"));
+    assert!(refused["record"]["id"].is_null());
+    let (status, _) = send(&sim, "POST", "/contacts", json!({"customer_id": 1})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn rmm_alerts_are_raised_cleared_softly_and_muted_as_syncro_does() {
+    let sim = start_sim(|_| {});
+    let (status, raised) = send(
+        &sim,
+        "POST",
+        "/rmm_alerts",
+        json!({"customer_id": seed::CONTOSO, "asset_id": seed::WS07, "description": "EDR",
+               "properties": {"subject": "s", "body": "b", "skip_automation": true}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(raised["success"], json!(true));
+    let id = raised["alert"]["id"].as_i64().expect("wrapped in `alert`");
+    assert_eq!(raised["alert"]["computer_name"], json!("WS-07"));
+    let (_, active) = get(&sim, "/rmm_alerts").await;
+    assert_eq!(active["rmm_alerts"][0]["id"], json!(id));
+
+    let (status, muted) = send(
+        &sim,
+        "POST",
+        &format!("/rmm_alerts/{id}/mute"),
+        json!({"mute_for": "1-day"}),
+    )
+    .await;
+    assert_eq!(
+        (status, muted),
+        (StatusCode::OK, json!({"success": "true"}))
+    );
+    let (status, bad) = send(
+        &sim,
+        "POST",
+        &format!("/rmm_alerts/{id}/mute?mute_for=2-years"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad["errors"]["mute_for"].is_array(), "{bad}");
+
+    let (status, cleared) = send(&sim, "DELETE", &format!("/rmm_alerts/{id}"), json!({})).await;
+    assert_eq!(
+        (status, cleared),
+        (StatusCode::OK, json!({"success": "true"}))
+    );
+    let (_, active) = get(&sim, "/rmm_alerts").await;
+    assert_eq!(active["rmm_alerts"], json!([]), "no longer active");
+    let (_, resolved) = get(&sim, "/rmm_alerts?status=resolved").await;
+    assert_eq!(resolved["rmm_alerts"][0]["resolved"], json!(true));
+    let (status, kept) = get(&sim, &format!("/rmm_alerts/{id}")).await;
+    assert_eq!(
+        (status, &kept["rmm_alert"]["resolved"]),
+        (StatusCode::OK, &json!(true))
+    );
+    let (status, _) = send(&sim, "DELETE", "/rmm_alerts/1", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Another customer's asset is refused.
+    let (status, _) = send(
+        &sim,
+        "POST",
+        "/rmm_alerts",
+        json!({"customer_id": seed::FABRIKAM, "asset_id": seed::WS07, "description": "x"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_without_a_permission_is_refused_and_me_reports_it() {
+    let restricted = "restricted-token-91d2";
+    let sim = start_sim(|o| {
+        o.extra_tokens
+            .insert(restricted.into(), vec!["RMM Alerts - Create".into()]);
+    });
+    let (_, me) = get(&sim, "/me").await;
+    assert_eq!(me["permissions"]["rmm_alert"]["create"], json!(true));
+    let as_restricted = |path: &str| {
+        http()
+            .request(reqwest::Method::GET, format!("{}{path}", sim.api_url()))
+            .bearer_auth(restricted)
+    };
+    let me: Value = as_restricted("/me")
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me["permissions"]["rmm_alert"]["create"], json!(false));
+    assert_eq!(me["permissions"]["rmm_alert"]["read"], json!(true));
+    let listed = as_restricted("/rmm_alerts").send().await.expect("answer");
+    assert_eq!(listed.status(), StatusCode::OK);
+    let refused = http()
+        .post(format!("{}/rmm_alerts", sim.api_url()))
+        .bearer_auth(restricted)
+        .json(&json!({"customer_id": seed::CONTOSO, "description": "x"}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = refused.json().await.expect("json");
+    assert!(body["error"]
+        .as_str()
+        .is_some_and(|e| e.starts_with("Not authorized")));
+    sim.stop().await;
+}

@@ -7,14 +7,18 @@
 //! - [`customers`]: customers and autocomplete.
 //! - [`billing`]: contracts, schedules (recurring invoices) and their line items.
 //! - [`assets`]: customer assets.
-//! - [`account`]: `/settings` and `/me`.
+//! - [`account`]: `/settings` and `/me` (with the token's permissions).
+//! - [`contacts`]: a customer's contacts: list, get, create.
+//! - [`rmm`]: RMM alerts: list, get, create, clear (a soft resolve), mute.
 
 pub mod account;
 pub mod assets;
 pub mod billing;
+pub mod contacts;
 pub mod customers;
 pub mod json;
 pub mod render;
+pub mod rmm;
 pub mod tickets;
 
 use serde::Serialize;
@@ -78,6 +82,8 @@ pub struct Ctx<'a> {
     /// Raw path ids in path order.
     pub ids: &'a [&'a str],
     pub now: Timestamp,
+    /// The permissions the request's token lacks (`GET /me` reports them as false).
+    pub denied: &'a [String],
 }
 
 impl Ctx<'_> {
@@ -116,6 +122,14 @@ pub fn handle(endpoint: Endpoint, ctx: &mut Ctx<'_>) -> Reply {
         ListAssets => assets::list(ctx),
         GetAsset => assets::get(ctx),
         Me => account::me(ctx),
+        ListContacts => contacts::list(ctx),
+        GetContact => contacts::get(ctx),
+        CreateContact => contacts::create(ctx),
+        ListRmmAlerts => rmm::list(ctx),
+        GetRmmAlert => rmm::get(ctx),
+        CreateRmmAlert => rmm::create(ctx),
+        ClearRmmAlert => rmm::clear(ctx),
+        MuteRmmAlert => rmm::mute(ctx),
     }
 }
 

@@ -340,7 +340,7 @@ pub fn settings(ctx: &mut Ctx<'_>) -> Reply {
         "default_labor_product_id": null,
         "ticket_timer_charge_by_default": null,
         "saved_searches": [],
-        "ticket_types": [],
+        "ticket_types": super::account::ticket_types(ctx.store),
         "ticket_type_fields": [],
         "ticket_type_field_answers": [],
         "appointment_types": [],
