@@ -31,6 +31,38 @@ pub struct Fleet {
     queues: Vec<(String, String)>,
     /// Syncro requests a minute the workers may make (`syncro.requests_per_minute`).
     pub budget_per_minute: u32,
+    /// Which deployment (Syncro account) this is.
+    pub deployment: Deployment,
+}
+
+/// The deployment an operator API serves: one Syncro account, named by its prefix. Shown
+/// first in the status, so a person looking at several accounts knows which one this is.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Deployment {
+    pub prefix: String,
+    /// The host of `syncro.url` (never the token, never a path); null when it has none.
+    pub syncro_host: Option<String>,
+}
+
+impl Deployment {
+    pub fn of(settings: &Settings) -> Deployment {
+        Deployment {
+            prefix: settings.prefix.clone(),
+            syncro_host: host_of(&settings.syncro.url),
+        }
+    }
+}
+
+/// `https://user@acme.syncromsp.com:443/api/v1` → `acme.syncromsp.com`.
+fn host_of(url: &str) -> Option<String> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit('@').next()?;
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => host_port.split(':').next()?,
+    };
+    (!host.is_empty()).then(|| host.to_string())
 }
 
 impl Fleet {
@@ -53,6 +85,7 @@ impl Fleet {
             keeper,
             queues,
             budget_per_minute: settings.syncro.requests_per_minute,
+            deployment: Deployment::of(settings),
         }
     }
 
@@ -155,4 +188,23 @@ pub struct Budget {
     pub requests_per_minute: u32,
     /// Requests the workers alive made in the last minute, summed.
     pub used_last_minute: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_syncro_host_is_shown_without_credentials_port_or_path() {
+        assert_eq!(
+            host_of("https://acme.syncromsp.com/api/v1").as_deref(),
+            Some("acme.syncromsp.com")
+        );
+        assert_eq!(
+            host_of("http://u:p@127.0.0.1:18900/api/v1").as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(host_of("http://[::1]:80/x").as_deref(), Some("::1"));
+        assert_eq!(host_of("not a url"), None);
+    }
 }

@@ -2,6 +2,10 @@
 //! switch, silences, PostgreSQL, each worker (what it holds, its Syncro calls, its Redis and
 //! broker), the fleet's Syncro calls against the budget, queue depths and overdue sources.
 //!
+//! Several deployments (one per Syncro account, see docs/operations.md "Several Syncro
+//! accounts") are shown one after the other with `--also URL` (repeatable), each headed by
+//! its prefix and Syncro host; the exit status then covers them all.
+//!
 //! Exits 0 when every part is up, 1 when some part is down (PostgreSQL, a worker's Redis or
 //! broker, no worker alive, or any other part the API reports `"down"`), so scripts can use
 //! it. A paused fleet or an overdue source is shown but is not "down": the first is an
@@ -29,9 +33,14 @@ pub struct Args {
     /// The fleet's Syncro budget per minute (the workers' syncro.requests_per_minute).
     #[arg(long, default_value_t = DEFAULT_BUDGET)]
     pub budget: u64,
-    /// Print the API's JSON (the exit status is the same).
+    /// Print the API's JSON (the exit status is the same); with --also, an array of
+    /// `{"api": URL, "status": ...}`.
     #[arg(long)]
     pub json: bool,
+    /// The operator API of another deployment (another Syncro account) to show after the
+    /// first; repeatable. The same RELAY_OPERATOR_TOKEN is sent to each.
+    #[arg(long = "also", value_name = "URL")]
+    pub also: Vec<String>,
 }
 
 /// The API's status; parts it does not report (yet) are absent, parts whose store is down
@@ -51,9 +60,20 @@ pub struct Status {
     pub workers: Option<Vec<Worker>>,
     #[serde(default)]
     pub queues: Option<Value>,
+    /// Which deployment answered: its prefix and Syncro host.
+    #[serde(default)]
+    pub deployment: Option<Deployment>,
     /// Parts this client does not know, looked at for a `"down"`.
     #[serde(flatten)]
     pub other: Map<String, Value>,
+}
+
+/// The deployment an operator API serves (one Syncro account).
+#[derive(Debug, Deserialize)]
+pub struct Deployment {
+    pub prefix: String,
+    #[serde(default)]
+    pub syncro_host: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,24 +99,60 @@ pub async fn run(args: Args) -> ExitCode {
 }
 
 async fn status(args: &Args) -> Result<ExitCode, ApiError> {
-    let api = Api::new(&args.api);
-    let value: Value = api.get("/v1/status", &[]).await?;
-    let status: Status =
-        serde_json::from_value(value.clone()).map_err(|e| ApiError::Unreadable {
-            url: api.shown_url(),
-            status: 200,
-            why: format!("not a status: {e}"),
-        })?;
-    if args.json {
-        print_json(&value);
-    } else {
+    let mut apis = vec![args.api.clone()];
+    apis.extend(args.also.iter().map(|url| ApiArgs { url: url.clone() }));
+    let several = apis.len() > 1;
+    let mut all_up = true;
+    let mut answers = Vec::new();
+    for (i, api_args) in apis.iter().enumerate() {
+        let api = Api::new(api_args);
+        let value: Value = api.get("/v1/status", &[]).await?;
+        let status: Status =
+            serde_json::from_value(value.clone()).map_err(|e| ApiError::Unreadable {
+                url: api.shown_url(),
+                status: 200,
+                why: format!("not a status: {e}"),
+            })?;
+        all_up &= down(&status).is_empty();
+        if args.json {
+            answers.push(serde_json::json!({"api": api.shown_url(), "status": value}));
+            continue;
+        }
+        if several {
+            if i > 0 {
+                println!();
+            }
+            println!("{}", heading(&status, &api.shown_url()));
+        }
         print!("{}", render(&status, args.budget, Utc::now()));
     }
-    Ok(if down(&status).is_empty() {
+    if args.json {
+        match answers.pop() {
+            Some(only) if !several => print_json(&only["status"]),
+            Some(last) => {
+                answers.push(last);
+                print_json(&Value::Array(answers));
+            }
+            None => {}
+        }
+    }
+    Ok(if all_up {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `== acct-contoso (contoso.syncromsp.com) at http://127.0.0.1:8081 ==`: which deployment
+/// the block below is.
+pub fn heading(status: &Status, url: &str) -> String {
+    match &status.deployment {
+        Some(d) => match &d.syncro_host {
+            Some(host) => format!("== {} ({host}) at {url} ==", d.prefix),
+            None => format!("== {} at {url} ==", d.prefix),
+        },
+        None => format!("== {url} =="),
+    }
 }
 
 /// The parts that are down, named for people.
@@ -148,6 +204,13 @@ pub fn render(status: &Status, budget: u64, now: DateTime<Utc>) -> String {
         Some(p) => pause_text(p),
         None => unknown.into(),
     };
+    if let Some(d) = &status.deployment {
+        let host = d
+            .syncro_host
+            .as_deref()
+            .unwrap_or("Syncro host not reported");
+        let _ = writeln!(out, "account   {} ({host})", d.prefix);
+    }
     let _ = writeln!(out, "fleet     {fleet}");
     let silences = status.silences.as_ref().map_or_else(
         || unknown.into(),

@@ -7,7 +7,7 @@
 
 use crate::auth::Reader;
 use crate::error::Result;
-use crate::fleet::{Budget, QueueDepth};
+use crate::fleet::{Budget, Deployment, QueueDepth};
 use crate::routes::sources::{self, SourceView};
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
@@ -22,6 +22,8 @@ use serde::Serialize;
 /// What the status shows.
 #[derive(Debug, Serialize)]
 pub struct StatusParts {
+    /// Which deployment (Syncro account) answers: its prefix and Syncro host.
+    pub deployment: Deployment,
     /// The pause switch; null while PostgreSQL is down.
     pub paused: Option<PauseState>,
     /// Silences muting now and to come; null while PostgreSQL is down.
@@ -104,6 +106,7 @@ pub async fn gather(state: &AppState) -> StatusParts {
     };
     match operator {
         Some(o) => StatusParts {
+            deployment: state.fleet.deployment.clone(),
             paused: Some(o.paused),
             silences: Some(o.silences),
             postgres: Health::Up,
@@ -121,6 +124,7 @@ pub async fn gather(state: &AppState) -> StatusParts {
             rabbitmq,
         },
         None => StatusParts {
+            deployment: state.fleet.deployment.clone(),
             paused: None,
             silences: None,
             postgres: Health::Down,

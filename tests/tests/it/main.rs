@@ -23,6 +23,8 @@
 //! - [`ratelimit`]: who shares the fleet-wide Syncro budget, and who goes first.
 //! - [`budget`]: the budget spent on what matters end to end: new incidents first, a storm
 //!   held cheaply and carried in one call per group, held alerts handed over on shutdown.
+//! - [`accounts`]: several Syncro accounts side by side, one prefix each, sharing the egress
+//!   IP's budget.
 //! - [`billing`]: billable-user counts through ingest and the monthly sync onto invoices.
 //! - [`security`]: secrets never logged, metrics on localhost, slow or huge requests bounded.
 //! - [`redis_tls`]: Redis over TLS: the CA bundle, client certificates, refused servers, and
@@ -45,6 +47,7 @@
 //! The stacks these tests start, and their sample configuration
 //! (`tests/fixtures/processor.toml`), are in the `relay_tests` library.
 
+mod accounts;
 mod alertmanager;
 mod billing;
 mod budget;

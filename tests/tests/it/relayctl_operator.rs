@@ -623,6 +623,19 @@ async fn status_exits_0_when_every_part_is_up_and_1_when_postgres_is_down() {
     let json = relayctl(&op, Some(READ_TOKEN), &["status", "--json"]).await;
     let json = json.exited(0).json();
     assert_eq!(json["postgres"], "up");
+    let prefix = json["deployment"]["prefix"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(prefix.starts_with("t-"), "the deployment is named: {json}");
+    assert!(
+        status
+            .stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("account   {prefix} ("))),
+        "{}",
+        status.stdout
+    );
     if json.get("workers").is_some() {
         // Once the API reports the workers: their load, and a lost Redis is a part down.
         assert!(
@@ -677,6 +690,35 @@ async fn status_exits_0_when_every_part_is_up_and_1_when_postgres_is_down() {
         down.stdout
     );
     assert!(down.stdout.ends_with("DOWN: postgres\n"), "{}", down.stdout);
+    // Two deployments (two Syncro accounts) on one page, each under its prefix: one is down,
+    // so the whole is.
+    let both = relayctl(&op, Some(READ_TOKEN), &["status", "--also", &dark.base_url]).await;
+    both.exited(1);
+    let headings: Vec<&str> = both
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("== "))
+        .collect();
+    assert_eq!(headings.len(), 2, "{}", both.stdout);
+    assert!(
+        headings.iter().all(|h| h.starts_with("== t-")),
+        "{}",
+        both.stdout
+    );
+    assert!(
+        headings[1].ends_with(&format!("at {} ==", dark.base_url)),
+        "{}",
+        both.stdout
+    );
+    assert_eq!(
+        both.stdout
+            .lines()
+            .filter(|l| l.starts_with("account   t-"))
+            .count(),
+        2,
+        "{}",
+        both.stdout
+    );
     // Its schema never existed: the error of dropping it is not this test's subject.
     let _ = dark.stop().await;
 
