@@ -11,7 +11,7 @@ use crate::routes;
 use crate::state::{AppState, Source};
 use crate::verify::Verifier;
 use actix_web::dev::Server;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpResponse, HttpServer, Resource, Route};
 use anyhow::Context;
 use shared::amqp::{Broker, BrokerOptions, Topology};
 use shared::config::{IngestSettings, Settings};
@@ -101,36 +101,36 @@ fn build_server(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .service(
-                web::resource("/healthz")
-                    .route(web::get().to(routes::health::healthz))
-                    .default_service(web::to(get_only)),
-            )
-            .service(
-                web::resource("/readyz")
-                    .route(web::get().to(routes::health::readyz))
-                    .default_service(web::to(get_only)),
-            )
-            .service(
-                web::resource("/metrics")
-                    .route(web::get().to(routes::metrics::metrics))
-                    .default_service(web::to(get_only)),
-            )
-            .service(
-                web::resource("/v1/webhooks/{source}")
-                    .route(web::post().to(routes::webhooks::receive))
-                    .default_service(web::to(post_only)),
-            )
-            .service(
-                web::resource("/v1/heartbeats/{source}")
-                    .route(web::post().to(routes::heartbeats::receive))
-                    .default_service(web::to(post_only)),
-            )
-            .service(
-                web::resource("/v1/billable-users/{source}")
-                    .route(web::post().to(routes::billable::receive))
-                    .default_service(web::to(post_only)),
-            )
+            .service(only(
+                "/healthz",
+                web::get().to(routes::health::healthz),
+                "GET",
+            ))
+            .service(only(
+                "/readyz",
+                web::get().to(routes::health::readyz),
+                "GET",
+            ))
+            .service(only(
+                "/metrics",
+                web::get().to(routes::metrics::metrics),
+                "GET",
+            ))
+            .service(only(
+                "/v1/webhooks/{source}",
+                web::post().to(routes::webhooks::receive),
+                "POST",
+            ))
+            .service(only(
+                "/v1/heartbeats/{source}",
+                web::post().to(routes::heartbeats::receive),
+                "POST",
+            ))
+            .service(only(
+                "/v1/billable-users/{source}",
+                web::post().to(routes::billable::receive),
+                "POST",
+            ))
             .default_service(web::to(not_found))
     })
     .listen(listener)
@@ -150,10 +150,11 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("no such endpoint"))
 }
 
-async fn post_only() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::method_not_allowed("POST"))
-}
-
-async fn get_only() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::method_not_allowed("GET"))
+/// A path served with one method (`route`); any other answers 405 naming `method`.
+fn only(path: &str, route: Route, method: &'static str) -> Resource {
+    web::resource(path)
+        .route(route)
+        .default_service(web::to(move || async move {
+            Err::<HttpResponse, ApiError>(ApiError::method_not_allowed(method))
+        }))
 }
