@@ -41,7 +41,10 @@ pub struct SourceCounters {
 
 pub struct Metrics {
     pub registry: Registry,
-    /// Webhook requests by source and outcome.
+    /// Webhook requests by source and outcome. Each configured source's `accepted` series
+    /// exists from the start ([`Metrics::for_source`], as do the other per-source families),
+    /// so dashboards read 0, not "no data"; a refusal's series appears with its first refusal
+    /// (every error code for every source would be mostly noise).
     pub requests: Family<RequestLabels, Counter>,
     /// Alerts accepted (confirmed by the broker) by source.
     pub alerts_accepted: Family<SourceLabels, Counter>,

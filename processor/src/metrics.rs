@@ -1,17 +1,70 @@
 //! The processor's Prometheus metrics, with low-cardinality labels only (routes are templates
 //! such as `POST /tickets/{id}/comment`, never ids).
+//!
+//! A labelled family writes no series until its first label set is used, and a query over a
+//! series that does not exist answers "no data", not 0. So every label set known in advance
+//! is created at start, in one place (`Metrics::create_known_series`); the dashboard
+//! (`deploy/grafana/alert-relay.json`) and the alert rules then see 0 on a fresh worker.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use syncro::{RequestEvent, RequestObserver};
+use std::time::Duration;
+use syncro::{Class, ErrorKind, RequestEvent, RequestObserver};
+
+use crate::billing::outcome::OrgResult;
+
+/// `config_reloads{result}`: [`crate::config::reload`].
+const RELOAD_RESULTS: [&str; 2] = ["ok", "rejected"];
+/// `group_lookups{result}`: `handler/create.rs`.
+const GROUP_LOOKUP_RESULTS: [&str; 2] = ["found", "none"];
+/// `device_lookups{outcome}`: [`crate::handler::enrich::DeviceOutcome`]'s labels.
+const DEVICE_OUTCOMES: [&str; 5] = ["name", "serial", "mac", "none", "failed"];
+/// `contact_lookups{outcome}`: [`crate::handler::contact::ContactOutcome::label`].
+const CONTACT_OUTCOMES: [&str; 4] = ["found", "created", "none", "failed"];
+/// `rmm_alerts{outcome}`: `handler/rmm.rs`.
+const RMM_OUTCOMES: [&str; 6] = ["raised", "found", "cleared", "muted", "skipped", "failed"];
+/// `billing_counts{result}`: [`crate::billing::counts`].
+const BILLING_COUNT_RESULTS: [&str; 3] = ["kept", "older", "undecodable"];
+/// `billing_outcomes{outcome}`: every [`OrgResult`].
+const BILLING_OUTCOMES: [OrgResult; 7] = [
+    OrgResult::Updated,
+    OrgResult::Unchanged,
+    OrgResult::SkippedCountedType,
+    OrgResult::MissingSchedule,
+    OrgResult::MissingLine,
+    OrgResult::NoCount,
+    OrgResult::Error,
+];
+/// `dead_lettered{kind}` known in advance: a message that cannot be decoded, and the Syncro
+/// failures without an HTTP status (labelled as [`crate::store::Failure::of`] does). The
+/// failures with a status (`syncro_422`, `syncro_401`, ...) appear when they first happen.
+const DEAD_LETTER_KINDS: [&str; 1] = ["undecodable"];
+const STATUSLESS_SYNCRO_FAILURES: [ErrorKind; 5] = [
+    ErrorKind::Config,
+    ErrorKind::Connect,
+    ErrorKind::Timeout,
+    ErrorKind::ConnectionLost,
+    ErrorKind::TooManyPages,
+];
+/// The urgencies of [`BudgetLabels`], by [`syncro::Priority::urgency`] (0 = critical).
+const URGENCY: [&str; 5] = ["critical", "high", "medium", "low", "info"];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TierLabels {
     pub tier: String,
+}
+
+impl TierLabels {
+    /// The tier of a retry delay, named by its seconds (`30s`), as the retry queue is.
+    pub fn of(delay: Duration) -> TierLabels {
+        TierLabels {
+            tier: format!("{}s", delay.as_secs()),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -44,11 +97,21 @@ pub struct BudgetLabels {
 
 impl BudgetLabels {
     pub fn of(priority: &syncro::Priority) -> BudgetLabels {
-        const URGENCY: [&str; 5] = ["critical", "high", "medium", "low", "info"];
         BudgetLabels {
             class: priority.class.as_str().to_string(),
             urgency: URGENCY[usize::from(priority.urgency.min(4))].to_string(),
         }
+    }
+}
+
+/// Creates the series of `labels` in `family`, at 0.
+fn create<L: Clone + std::hash::Hash + Eq, M, C: MetricConstructor<M>>(
+    family: &Family<L, M, C>,
+    labels: impl IntoIterator<Item = L>,
+) {
+    for label in labels {
+        // The guard is only a read lock on the new series: dropped at once.
+        let _ = family.get_or_create(&label);
     }
 }
 
@@ -94,8 +157,15 @@ pub struct Metrics {
     pub group_lookups: Family<ResultLabels, Counter>,
     /// Alerts found already in a recovered ticket's comments, so not posted again.
     pub already_in_syncro: Counter,
+    /// Alerts sent to a retry tier, by its delay (`30s`): each configured tier from the start
+    /// ([`Metrics::with_retry_tiers`]).
     pub retried: Family<TierLabels, Counter>,
+    /// Alerts dead-lettered, by kind: the kinds without an HTTP status from the start, those
+    /// named by a status (`syncro_422`) from their first.
     pub dead_lettered: Family<KindLabels, Counter>,
+    /// Syncro requests by route and status. Open-ended (a status is whatever Syncro answers,
+    /// or a failure's kind), so no series is created ahead: each appears with its first
+    /// request.
     pub syncro_requests: Family<RequestLabels, Counter>,
     /// Every Syncro request of this worker, whatever its route (not exported: the fleet's
     /// status reads it, `syncro_requests_total` has the detail).
@@ -378,7 +448,65 @@ impl Metrics {
             m.rmm_alerts.clone(),
         );
         m.billing.register(&mut registry);
-        Metrics { registry, ..m }
+        let m = Metrics { registry, ..m };
+        m.create_known_series();
+        m
+    }
+
+    /// The metrics of a worker whose retry tiers are `retry_tiers`: [`Metrics::new`], with
+    /// `retried{tier}` created for each tier.
+    pub fn with_retry_tiers(retry_tiers: &[Duration]) -> Metrics {
+        let m = Metrics::new();
+        create(&m.retried, retry_tiers.iter().map(|d| TierLabels::of(*d)));
+        m
+    }
+
+    /// Creates, at 0, every series whose labels are known in advance: outcomes and results,
+    /// dead-letter kinds without a status, the budget's classes and urgencies, billing's
+    /// outcomes. Families whose labels are open-ended stay empty until used:
+    /// `syncro_requests{route,status}` (a status is whatever Syncro answers) and the
+    /// dead-letter kinds named by a status; `retried{tier}` needs the configuration
+    /// ([`Metrics::with_retry_tiers`]).
+    fn create_known_series(&self) {
+        let results = |values: &'static [&'static str]| {
+            values.iter().map(|v| ResultLabels {
+                result: v.to_string(),
+            })
+        };
+        let outcomes = |values: &'static [&'static str]| {
+            values.iter().map(|v| OutcomeLabels {
+                outcome: v.to_string(),
+            })
+        };
+        create(&self.config_reloads, results(&RELOAD_RESULTS));
+        create(&self.group_lookups, results(&GROUP_LOOKUP_RESULTS));
+        create(&self.device_lookups, outcomes(&DEVICE_OUTCOMES));
+        create(&self.contact_lookups, outcomes(&CONTACT_OUTCOMES));
+        create(&self.rmm_alerts, outcomes(&RMM_OUTCOMES));
+        create(&self.billing.counts, results(&BILLING_COUNT_RESULTS));
+        create(
+            &self.billing.outcomes,
+            BILLING_OUTCOMES.iter().map(|o| OutcomeLabels {
+                outcome: o.as_str().to_string(),
+            }),
+        );
+        let kinds = DEAD_LETTER_KINDS.iter().map(|k| k.to_string()).chain(
+            STATUSLESS_SYNCRO_FAILURES
+                .iter()
+                .map(|k| format!("syncro_{}", k.as_str())),
+        );
+        create(&self.dead_lettered, kinds.map(|kind| KindLabels { kind }));
+        let budget = || {
+            Class::ALL.iter().flat_map(|class| {
+                URGENCY.iter().map(|urgency| BudgetLabels {
+                    class: class.as_str().to_string(),
+                    urgency: urgency.to_string(),
+                })
+            })
+        };
+        create(&self.budget_waiting, budget());
+        create(&self.budget_admitted, budget());
+        create(&self.budget_wait_seconds, budget());
     }
 
     /// Counts one device lookup under `outcome`.
@@ -477,5 +605,31 @@ impl BillingMetrics {
                 result: result.to_string(),
             })
             .inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_worker_exports_its_known_series_at_zero() {
+        let text = Metrics::with_retry_tiers(&[Duration::from_secs(30)]).encode();
+        for sample in [
+            r#"relay_processor_retried_total{tier="30s"} 0"#,
+            r#"relay_processor_dead_lettered_total{kind="undecodable"} 0"#,
+            r#"relay_processor_dead_lettered_total{kind="syncro_timeout"} 0"#,
+            r#"relay_processor_budget_waiting{class="create",urgency="critical"} 0"#,
+            r#"relay_processor_budget_admitted_total{class="background",urgency="info"} 0"#,
+            r#"relay_processor_budget_wait_seconds_count{class="note",urgency="low"} 0"#,
+            r#"relay_processor_billing_outcomes_total{outcome="missing_line"} 0"#,
+            r#"relay_processor_rmm_alerts_total{outcome="raised"} 0"#,
+        ] {
+            assert!(text.contains(sample), "{sample} missing from:\n{text}");
+        }
+        assert!(
+            !text.contains("relay_processor_syncro_requests_total{"),
+            "routes and statuses are open-ended: none until a request is made"
+        );
     }
 }

@@ -38,7 +38,7 @@ pub async fn run_reloadable(
     shutdown: impl Future<Output = ()> + Send + 'static,
     config_file: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::with_retry_tiers(&config.worker.retry_tiers()));
     let store = Store::connect(&settings.redis, &settings.prefix)?
         .counting_takeovers(metrics.lease_takeovers.clone())
         .counting_data_losses(metrics.redis_data_losses.clone())

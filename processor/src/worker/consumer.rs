@@ -396,9 +396,7 @@ impl Consumer {
                             .services()
                             .metrics
                             .retried
-                            .get_or_create(&crate::metrics::TierLabels {
-                                tier: format!("{}s", delay.as_secs()),
-                            })
+                            .get_or_create(&crate::metrics::TierLabels::of(delay))
                             .inc();
                         tracing::warn!(attempt = attempts, retry_in = ?delay, error = %error, "Syncro failed; retrying later");
                         let detail = serde_json::json!({

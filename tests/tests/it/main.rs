@@ -27,6 +27,7 @@
 //!   IP's budget.
 //! - [`billing`]: billable-user counts through ingest and the monthly sync onto invoices.
 //! - [`security`]: secrets never logged, metrics on localhost, slow or huge requests bounded.
+//! - [`grafana`]: the Grafana dashboard and the alert rules name only exported metrics.
 //! - [`redis_tls`]: Redis over TLS: the CA bundle, client certificates, refused servers, and
 //!   bad `[redis]` settings reported together.
 //! - [`redis_sentinel`]: Redis Sentinel: stores and workers follow the master across a
@@ -53,6 +54,7 @@ mod billing;
 mod budget;
 mod contacts;
 mod enrich;
+mod grafana;
 mod ingest;
 mod ingest_openapi;
 mod ingest_process;
