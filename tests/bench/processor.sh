@@ -59,7 +59,8 @@ stop_all() {
 }
 cleanup_prefix() {
     local p=$1
-    "$BIN/relayctl" queues --prefix "$p" --delete "$p.alerts.work" "$p.alerts.dead" \
+    # Bounded: a broker that stopped answering must not hang the benchmark.
+    timeout 60 "$BIN/relayctl" queues --prefix "$p" --delete "$p.alerts.work" "$p.alerts.dead" \
         "$p.alerts.retry.5s" "$p.alerts.retry.30s" "$p.alerts.retry.120s" \
         "$p.alerts.retry.600s" "$p.alerts.retry.3600s" "$p.alerts.parked" "$p.billable-users" >/dev/null 2>&1 || true
     redis-cli --scan --pattern "$p:*" | xargs -r redis-cli del >/dev/null
@@ -259,14 +260,17 @@ held() {
         [ "${n:-0}" -ge "$prefetch" ] && break
         sleep 0.2
     done
-    sleep 3
+    # How long the worker holds them before its RSS is read (BENCH_HELD_SETTLE_SECS, 3 s):
+    # the allocator may hand the intake burst's freed memory back only after a while.
+    sleep "${BENCH_HELD_SETTLE_SECS:-3}"
     held_kb=$(awk '/VmRSS/ {print $2}' "/proc/${WORKER_PIDS[0]}/status")
     redis_after=$(redis-cli info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r')
-    stop_all
-    cleanup_prefix "$PREFIX"
+    # The figures first: a clean-up that hangs on the broker must not lose them.
     echo "| prefetch | alerts held | RSS idle MB | RSS holding them MB | per held alert KB | Redis per held alert KB |"
     echo "|---|---|---|---|---|---|"
     python3 -c "i, h, n, rb, ra = $idle, $held_kb, ${n:-0}, $redis_before, $redis_after; print(f'| $prefetch | {n} | {i/1024:.1f} | {h/1024:.1f} | {(h-i)/max(n,1):.2f} | {(ra-rb)/1024/max(n,1):.2f} |')"
+    stop_all
+    cleanup_prefix "$PREFIX"
 }
 
 pg_cpu_ticks() { # every PostgreSQL process's user+system CPU ticks so far

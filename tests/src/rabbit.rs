@@ -86,6 +86,7 @@ impl Rabbit {
             topology.work_queue(),
             topology.dead_queue(),
             topology.parked_queue(),
+            topology.billable_users_queue(),
         ] {
             let _ = self
                 .channel
