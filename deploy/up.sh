@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole alert-relay stack on this machine and sends it a signed sample alert:
 # RabbitMQ, Redis and PostgreSQL (started, or installed and started, when absent), the Syncro
-# simulator, ingest, the processor and the operator API, built in release mode. It returns
-# once the stack is up; the services keep running in the background. It prints the operator
-# API's address and its demo token at the end.
+# simulator, ingest, the processor, the operator API and the web console, built in release
+# mode. It returns once the stack is up; the services keep running in the background. It
+# prints the operator API's address and its demo token, and the console's address and its
+# first sign-in, at the end.
 #
 #   deploy/up.sh          start everything and send the sample alert
 #   deploy/up.sh stop     stop what it started (RabbitMQ, Redis and PostgreSQL are left running)
@@ -17,7 +18,8 @@ RUN="$RELAY_ROOT/.relay-run"
 BIN="$RELAY_ROOT/target/release"
 INGEST_PORT=${INGEST_PORT:-8080}
 SIM_PORT=${SIM_PORT:-8900}
-SERVICES=(syncro-sim ingest processor operator)
+CONSOLE_PORT=${CONSOLE_PORT:-8082}
+SERVICES=(syncro-sim ingest processor operator console)
 
 stop_all() {
     local name pid
@@ -55,7 +57,7 @@ start() { # name binary args...
 
 # What the demo runs, and nothing else: the test crate's tools and test-only dependencies
 # are not built here.
-BUILD=(-p ingest -p processor -p operator -p relayctl -p syncro-sim)
+BUILD=(-p ingest -p processor -p operator -p relayctl -p syncro-sim -p console)
 
 # Builds BUILD in release mode, showing how far along it is: cargo prints one "Compiling"
 # line per crate; they become "[n/N] compiling crate", on one updating line on a terminal,
@@ -135,6 +137,20 @@ demo_secret RELAY_SYNCRO_TOKEN "$(random_token)"
 # The operator API's token (RELAY_OPERATOR_OPERATE_TOKENS: may change state, e.g. silence
 # or pause), printed at the end; local demo only.
 demo_secret RELAY_OPERATOR_OPERATE_TOKENS "$(random_token)"
+# The web console's own token of the operator API (it may name the person it acts for; see
+# docs/console.md) and its first sign-in: the account "admin" with a random password, printed
+# on the run that makes it. Its argon2 hash is single-quoted: a hash holds '$'.
+demo_secret RELAY_CONSOLE_OPERATOR_TOKEN "$(random_token)"
+CONSOLE_PASSWORD_NEW=""
+if ! grep -q '^RELAY_CONSOLE_ADMIN_PASSWORD=' "$RUN/secrets.env"; then
+    CONSOLE_PASSWORD_NEW=$(random_token)
+    console_hash=$(printf '%s\n' "$CONSOLE_PASSWORD_NEW" | "$BIN/console" hash-password) ||
+        die "could not hash the console's first password"
+    {
+        echo "RELAY_CONSOLE_ADMIN_PASSWORD=$CONSOLE_PASSWORD_NEW"
+        echo "RELAY_CONSOLE_USERS='admin:admin:$console_hash'"
+    } >>"$RUN/secrets.env"
+fi
 set -a
 # shellcheck disable=SC1091
 source "$RUN/secrets.env"
@@ -165,8 +181,11 @@ start ingest "$BIN/ingest"
 wait_http "http://127.0.0.1:$INGEST_PORT/readyz" ingest
 start processor "$BIN/processor" run
 wait_http "http://127.0.0.1:9091/readyz" processor
-start operator "$BIN/operator"
+RELAY_OPERATOR_CONSOLE_TOKENS="console:$RELAY_CONSOLE_OPERATOR_TOKEN" start operator "$BIN/operator"
 wait_http "http://127.0.0.1:8081/healthz" operator
+RELAY_CONSOLE_ADDR="127.0.0.1:$CONSOLE_PORT" RELAY_OPERATOR_URL="http://127.0.0.1:8081" \
+    RELAY_LOG_FORMAT=pretty start console "$BIN/console"
+wait_http "http://127.0.0.1:$CONSOLE_PORT/healthz" console
 
 say "sending the signed sample alert (deploy/sample-alert.json)"
 "$BIN/relayctl" send --url "http://127.0.0.1:$INGEST_PORT" --source demo \
@@ -210,6 +229,15 @@ alert-relay is running:
   processor       http://127.0.0.1:9091/metrics
   operator API    http://127.0.0.1:8081, token: $RELAY_OPERATOR_OPERATE_TOKENS
                   (a local demo token, also in $RUN/secrets.env)
+  web console     http://127.0.0.1:$CONSOLE_PORT  (sign in as admin; docs/console.md)
+EOT
+if [ -n "$CONSOLE_PASSWORD_NEW" ]; then
+    echo "                  admin's password (shown this once): $CONSOLE_PASSWORD_NEW"
+else
+    echo "                  admin's password: RELAY_CONSOLE_ADMIN_PASSWORD in $RUN/secrets.env"
+fi
+echo "                  or sign in with the operator API's token above"
+cat <<EOT
   logs            $RUN/*.log
   queue depths    deploy/up.sh status
   send another    set -a; . $RUN/secrets.env; set +a

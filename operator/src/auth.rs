@@ -8,7 +8,11 @@
 //! every entry, so neither the time taken nor the log tells which bytes or which entry were
 //! close.
 //!
-//! Roles: `read` may call every `GET`; `operate` may also change things. Handlers ask for
+//! Roles: `read` may call every `GET`; `operate` may also change things; `console` (tokens
+//! from [`CONSOLE_TOKENS_ENV`], held by the web console only) may operate and may also name
+//! the person it acts for in [`ON_BEHALF_OF`]: the caller is then `<person> via <token name>`,
+//! which is what the audit log records. The header from any other token is refused (403):
+//! only a client that signs its people in itself may speak for them. Handlers ask for
 //! [`Reader`] or [`Operator`] as their first argument, so the check runs before the body is
 //! read.
 
@@ -25,11 +29,13 @@ use std::future::{ready, Ready};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// What a token allows; `Operate` includes `Read`.
+/// What a token allows; each includes the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
     Read,
     Operate,
+    /// The web console's own token: operate, and act on behalf of a signed-in person.
+    Console,
 }
 
 impl Role {
@@ -37,9 +43,18 @@ impl Role {
         match self {
             Role::Read => "read",
             Role::Operate => "operate",
+            Role::Console => "console",
         }
     }
 }
+
+/// The environment variable holding the console's tokens (`name:token`, comma-separated),
+/// beside the operate and read variables the settings name. Fixed, as the settings (in
+/// `shared`) have no key for it yet.
+pub const CONSOLE_TOKENS_ENV: &str = "RELAY_OPERATOR_CONSOLE_TOKENS";
+
+/// The header a console token names its signed-in person with.
+pub const ON_BEHALF_OF: &str = "x-relay-on-behalf-of";
 
 /// Shortest token accepted: a guessable token is no authentication.
 pub const MIN_TOKEN_LEN: usize = 16;
@@ -85,9 +100,11 @@ impl Tokens {
         let mut problems = Vec::new();
         let mut bare = 0;
         let mut seen: Vec<(String, [u8; 32])> = Vec::new();
+        let console_var = CONSOLE_TOKENS_ENV.to_string();
         for (var, role) in [
             (&settings.operate_tokens_env, Role::Operate),
             (&settings.read_tokens_env, Role::Read),
+            (&console_var, Role::Console),
         ] {
             let Some(value) = env(var) else { continue };
             for (i, raw) in value.split(',').map(str::trim).enumerate() {
@@ -200,10 +217,30 @@ impl Tokens {
                 "{name} holds a read token; this change needs an operate token"
             )));
         }
-        Ok(Caller {
-            name: name.to_string(),
-            role,
-        })
+        let name = match on_behalf_of(req)? {
+            None => name.to_string(),
+            Some(_) if role != Role::Console => {
+                return Err(ApiError::forbidden(format!(
+                    "{name} may not act on behalf of someone: only a console token may send {ON_BEHALF_OF}"
+                )))
+            }
+            Some(person) => format!("{person} via {name}"),
+        };
+        Ok(Caller { name, role })
+    }
+}
+
+/// The person named in [`ON_BEHALF_OF`], if the header is there; a name the audit log
+/// could not show plainly is refused.
+fn on_behalf_of(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(ON_BEHALF_OF) else {
+        return Ok(None);
+    };
+    match value.to_str().map(str::trim) {
+        Ok(person) if valid_name(person) => Ok(Some(person.to_string())),
+        _ => Err(ApiError::forbidden(format!(
+            "{ON_BEHALF_OF} must be 1 to 64 letters, digits, '.', '_', '-' or '@'"
+        ))),
     }
 }
 
@@ -217,7 +254,7 @@ fn valid_name(name: &str) -> bool {
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The name of the caller's token entry.
+    /// The name of the caller's token entry, or `<person> via <console token's name>`.
     pub name: String,
     pub role: Role,
 }
@@ -268,11 +305,17 @@ mod tests {
     use actix_web::test::TestRequest;
 
     fn tokens(operate: &str, read: &str) -> Result<Tokens, Vec<String>> {
+        with_console(operate, read, "")
+    }
+
+    fn with_console(operate: &str, read: &str, console: &str) -> Result<Tokens, Vec<String>> {
         let settings = OperatorSettings::default();
         let (operate, read) = (operate.to_string(), read.to_string());
+        let console = console.to_string();
         let env = move |name: &str| match name {
             "RELAY_OPERATOR_OPERATE_TOKENS" => Some(operate.clone()),
             "RELAY_OPERATOR_READ_TOKENS" => Some(read.clone()),
+            CONSOLE_TOKENS_ENV => Some(console.clone()),
             _ => None,
         };
         Tokens::from_env(&settings, &env)
@@ -283,15 +326,58 @@ mod tests {
         authorization: Option<&str>,
         needed: Role,
     ) -> Result<Caller, ApiError> {
+        call_for(tokens, authorization, None, needed)
+    }
+
+    fn call_for(
+        tokens: &Tokens,
+        authorization: Option<&str>,
+        person: Option<&str>,
+        needed: Role,
+    ) -> Result<Caller, ApiError> {
         let mut req = TestRequest::default();
         if let Some(value) = authorization {
             req = req.insert_header((header::AUTHORIZATION, value));
+        }
+        if let Some(person) = person {
+            req = req.insert_header((ON_BEHALF_OF, person));
         }
         tokens.authorize(&req.to_http_request(), needed)
     }
 
     const ALICE: &str = "alice-operate-token-000000";
     const BOB: &str = "bob-read-token-0000000000";
+    const CONSOLE: &str = "console-token-000000000000";
+
+    #[test]
+    fn only_a_console_token_may_act_on_behalf_of_a_person() -> Result<(), Vec<String>> {
+        let tokens = with_console(
+            &format!("alice:{ALICE}"),
+            &format!("bob:{BOB}"),
+            &format!("console:{CONSOLE}"),
+        )?;
+        let console = format!("Bearer {CONSOLE}");
+        let caller = call_for(&tokens, Some(&console), Some("dana"), Role::Operate)
+            .map_err(|e| vec![e.to_string()])?;
+        assert_eq!(caller.name, "dana via console");
+        assert_eq!(caller.role, Role::Console);
+        let alone = call_for(&tokens, Some(&console), None, Role::Operate)
+            .map_err(|e| vec![e.to_string()])?;
+        assert_eq!(alone.name, "console");
+        for (token, person) in [
+            (ALICE, "dana"),
+            (BOB, "dana"),
+            (CONSOLE, "da na"),
+            (CONSOLE, ""),
+        ] {
+            let bearer = format!("Bearer {token}");
+            let code = call_for(&tokens, Some(&bearer), Some(person), Role::Read)
+                .err()
+                .map(|e| e.code);
+            assert_eq!(code, Some("forbidden"), "{person:?}");
+        }
+        Ok(())
+    }
 
     #[test]
     fn a_named_operate_token_may_read_and_operate_as_its_name() -> Result<(), Vec<String>> {
@@ -334,13 +420,14 @@ mod tests {
 
     #[test]
     fn bare_tokens_are_numbered_operators_operate_list_first() -> Result<(), Vec<String>> {
-        let tokens = tokens(ALICE, BOB)?;
+        let tokens = with_console(ALICE, BOB, &format!("console:{CONSOLE}"))?;
         let names = tokens.names();
         assert_eq!(
             names,
             vec![
                 ("operator-1".to_string(), Role::Operate),
-                ("operator-2".to_string(), Role::Read)
+                ("operator-2".to_string(), Role::Read),
+                ("console".to_string(), Role::Console)
             ]
         );
         Ok(())

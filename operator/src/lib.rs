@@ -9,8 +9,8 @@
 //!   background, and [`startup::serve`]s on a listener and shutdown signal it is given.
 //! - [`routes`]: one file per endpoint family; changes go through opstate's store, which
 //!   audits them in their own transaction.
-//! - [`auth`]: bearer tokens, their roles (read, operate) and the operator's name, which
-//!   the audit log records.
+//! - [`auth`]: bearer tokens, their roles (read, operate, console) and the operator's name,
+//!   which the audit log records (for the console's token, the person it acts for).
 //! - [`state`]: what every handler shares ([`state::AppState`]).
 //! - [`fleet`]: what the status reads beyond PostgreSQL: queue depths in RabbitMQ, the
 //!   Syncro budget.

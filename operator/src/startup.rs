@@ -10,7 +10,7 @@
 
 use crate::auth::Tokens;
 use crate::error::{self, ApiError};
-use crate::routes::{audit, health, openapi, pause, silences, sources, status, trail};
+use crate::routes::{audit, health, openapi, pause, silences, sources, status, trail, whoami};
 use crate::state::AppState;
 use actix_web::dev::Server;
 use actix_web::http::header;
@@ -151,6 +151,7 @@ fn build_server(
             .service(resource("/v1/audit", "GET").route(web::get().to(audit::list)))
             .service(resource("/v1/sources", "GET").route(web::get().to(sources::list)))
             .service(resource("/v1/status", "GET").route(web::get().to(status::show)))
+            .service(resource("/v1/whoami", "GET").route(web::get().to(whoami::show)))
             .default_service(web::to(not_found))
     })
     .listen(listener)

@@ -10,10 +10,12 @@
 //!   certificates, for the tests of Redis over TLS and Sentinel.
 //! - [`proxy`]: a TCP proxy that can cut and restore the road to the broker, to test outages
 //!   without stopping the broker other tests use.
+//! - [`console`]: the web console in-process, and a cookie-keeping client of its forms.
 //! - [`alerts`]: sample alerts and signed requests.
 //! - [`wait`]: polling with a deadline.
 
 pub mod alerts;
+pub mod console;
 pub mod ingest;
 pub mod openapi;
 pub mod operator;

@@ -17,6 +17,9 @@ pub const OPERATE_NAME: &str = "alice";
 pub const OPERATE_TOKEN: &str = "alice-operate-token-7f3a9c";
 pub const READ_NAME: &str = "rita";
 pub const READ_TOKEN: &str = "rita-read-token-0b52e1d4";
+/// The web console's token (`RELAY_OPERATOR_CONSOLE_TOKENS`): operate, and may name a person.
+pub const CONSOLE_NAME: &str = "console";
+pub const CONSOLE_TOKEN: &str = "console-token-for-tests-4c1d9e";
 
 /// PostgreSQL of the tests (`RELAY_TEST_POSTGRES_URL`, or the local one).
 pub fn postgres_url() -> String {
@@ -49,6 +52,7 @@ pub fn token_env(name: &str) -> Option<String> {
     match name {
         "RELAY_OPERATOR_OPERATE_TOKENS" => Some(format!("{OPERATE_NAME}:{OPERATE_TOKEN}")),
         "RELAY_OPERATOR_READ_TOKENS" => Some(format!("{READ_NAME}:{READ_TOKEN}")),
+        operator::auth::CONSOLE_TOKENS_ENV => Some(format!("{CONSOLE_NAME}:{CONSOLE_TOKEN}")),
         _ => None,
     }
 }

@@ -13,6 +13,7 @@ pub mod silences;
 pub mod sources;
 pub mod status;
 pub mod trail;
+pub mod whoami;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;

@@ -33,6 +33,11 @@
 //! - [`redis_sentinel`]: Redis Sentinel: stores and workers follow the master across a
 //!   failover.
 //!
+//! Console:
+//! - [`console`]: the web console against the operator API: sign-in, CSRF, security headers,
+//!   roles, audited changes, the silence form's problems, alerts' markup shown as text.
+//! - [`console_browser`]: the console in headless Chromium over WebDriver, clicking through.
+//!
 //! relayctl:
 //! - [`redis_loss`]: Redis losing its data: no ticket, alert or billing update doubled.
 //! - [`relayctl_dlq`]: `relayctl dlq`: stats, list, replay and purge of dead letters.
@@ -52,6 +57,8 @@ mod accounts;
 mod alertmanager;
 mod billing;
 mod budget;
+mod console;
+mod console_browser;
 mod contacts;
 mod enrich;
 mod grafana;

@@ -1,0 +1,243 @@
+//! The pages, one file per page family, and what they share: the layout (landmarks, the
+//! navigation, the sign-out form), the answer of a page, and [`PageError`], every refusal as
+//! a small page of its own.
+//!
+//! Pages are maud templates: every value written into them is HTML-escaped by maud, so an
+//! alert's field holding markup or script shows as text. Nothing is written with
+//! `PreEscaped`; no page has inline script or style (the Content-Security-Policy forbids
+//! both).
+//!
+//! - [`sign_in`]: the sign-in (password or operator token) and sign-out.
+//! - [`overview`]: the fleet at a glance, pause and resume.
+//! - [`silences`]: list, create, extend, expire.
+//! - [`trail`]: an alert's, an organization's or a ticket's steps.
+//! - [`audit`]: who did what.
+
+pub mod audit;
+pub mod overview;
+pub mod sign_in;
+pub mod silences;
+pub mod trail;
+
+use crate::guard::Signed;
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use chrono::{DateTime, Utc};
+use maud::{html, Markup, DOCTYPE};
+use std::fmt;
+
+/// Which navigation entry is the current page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Overview,
+    Silences,
+    Trail,
+    Audit,
+    None,
+}
+
+const NAV: [(Nav, &str, &str); 4] = [
+    (Nav::Overview, "/", "Overview"),
+    (Nav::Silences, "/silences", "Silences"),
+    (Nav::Trail, "/trail", "Trail"),
+    (Nav::Audit, "/audit", "Audit log"),
+];
+
+/// The page around `body`: a skip link, the header with the navigation and who is signed
+/// in, `main` with the title.
+pub fn layout(title: &str, signed: Option<&Signed>, nav: Nav, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · alert-relay console" }
+                link rel="stylesheet" href="/assets/console.css";
+            }
+            body {
+                a.skip href="#main" { "Skip to the content" }
+                header.top {
+                    span.brand { "alert-relay" }
+                    @if let Some(signed) = signed {
+                        nav aria-label="Main" {
+                            ul {
+                                @for (entry, href, label) in NAV {
+                                    li {
+                                        a href=(href) aria-current=[(entry == nav).then_some("page")] { (label) }
+                                    }
+                                }
+                            }
+                        }
+                        div.who {
+                            span { (signed.user.name) " · " (signed.user.role.as_str()) }
+                            form method="post" action="/sign-out" {
+                                input type="hidden" name="csrf" value=(signed.csrf);
+                                button.link type="submit" { "Sign out" }
+                            }
+                        }
+                    }
+                }
+                main id="main" tabindex="-1" {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// A page answer: HTML, never cached (it shows the fleet's state and carries a CSRF token).
+pub fn page(status: StatusCode, markup: Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(markup.into_string())
+}
+
+/// 303 to `to` (after a POST, so a reload does not repeat it).
+pub fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// A notice after a change, chosen by a fixed key of the query (`?done=created`): nothing
+/// the address carries is written into the page.
+pub fn notice(done: Option<&str>) -> Option<&'static str> {
+    Some(match done? {
+        "created" => "The silence was created.",
+        "extended" => "The silence was extended.",
+        "expired" => "The silence was expired.",
+        "paused" => "The workers are paused: alerts wait in RabbitMQ until resumed.",
+        "resumed" => "The workers are resumed.",
+        _ => return None,
+    })
+}
+
+/// A notice block (`role=status`, so screen readers announce it).
+pub fn notice_block(text: Option<&str>) -> Markup {
+    html! {
+        @if let Some(text) = text {
+            p.notice role="status" { (text) }
+        }
+    }
+}
+
+/// An error block for a failed call (`role=alert`).
+pub fn error_block(text: Option<&str>) -> Markup {
+    html! {
+        @if let Some(text) = text {
+            p.error role="alert" { (text) }
+        }
+    }
+}
+
+/// A time as people read it: `2026-05-01 10:00:00 UTC`.
+pub fn when(at: &DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// Why a page could not be shown.
+#[derive(Debug)]
+pub enum PageError {
+    /// Not signed in: a `GET` goes to the sign-in (and back to `next`), anything else 401.
+    SignIn {
+        get: bool,
+        next: String,
+    },
+    /// 403: the CSRF token, the origin, or the role.
+    Forbidden(String),
+    BadRequest(String),
+    NotFound,
+    /// Our fault; the cause goes to the log, not the page.
+    Internal(String),
+}
+
+impl fmt::Display for PageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PageError::SignIn { .. } => f.write_str("sign in first"),
+            PageError::Forbidden(why) | PageError::BadRequest(why) => f.write_str(why),
+            PageError::NotFound => f.write_str("no such page"),
+            PageError::Internal(_) => f.write_str("something went wrong in the console"),
+        }
+    }
+}
+
+/// Whether `next` is a path of this console (not `//host`, not a scheme): where a sign-in
+/// may send the browser back to.
+pub fn local_path(next: &str) -> bool {
+    next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && next.chars().all(|c| c.is_ascii_graphic())
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PageError::SignIn { get: true, .. } => StatusCode::SEE_OTHER,
+            PageError::SignIn { get: false, .. } => StatusCode::UNAUTHORIZED,
+            PageError::Forbidden(_) => StatusCode::FORBIDDEN,
+            PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            PageError::NotFound => StatusCode::NOT_FOUND,
+            PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            PageError::SignIn { get: true, next } => {
+                let to = if local_path(next) && next != "/" {
+                    let encoded: String =
+                        form_urlencoded::byte_serialize(next.as_bytes()).collect();
+                    format!("/sign-in?next={encoded}")
+                } else {
+                    "/sign-in".to_string()
+                };
+                see_other(&to)
+            }
+            other => {
+                if let PageError::Internal(cause) = other {
+                    tracing::error!(cause, "console page failed");
+                }
+                let title = match other {
+                    PageError::SignIn { .. } => "Sign in first",
+                    PageError::Forbidden(_) => "Not allowed",
+                    PageError::BadRequest(_) => "Bad request",
+                    PageError::NotFound => "Not found",
+                    PageError::Internal(_) => "Console error",
+                };
+                let body = html! {
+                    p.error role="alert" { (other.to_string()) }
+                    p { a href="/" { "Back to the overview" } }
+                };
+                page(self.status_code(), layout(title, None, Nav::None, body))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sign_in_returns_only_to_a_path_of_this_console() {
+        for ok in ["/", "/silences", "/trail?alert=a-1"] {
+            assert!(local_path(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "silences",
+            "/a b",
+            "",
+        ] {
+            assert!(!local_path(bad), "{bad}");
+        }
+    }
+}
