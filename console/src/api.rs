@@ -87,6 +87,14 @@ pub struct Whoami {
     pub role: String,
 }
 
+/// Which deployment (Syncro account) an operator API serves, as `GET /v1/status` names it.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Deployment {
+    pub prefix: String,
+    #[serde(default)]
+    pub syncro_host: Option<String>,
+}
+
 /// A client of one operator API.
 pub struct OperatorApi {
     /// Without a trailing `/`.

@@ -7,17 +7,22 @@
 //!   one, is this console; otherwise 403 and the handler never runs, so nothing changes.
 //! - [`Change`]: both: a signed-in person's form POST.
 //!
+//! - [`Selected`]: the account a page or change is for (`?account=label`; none: the default
+//!   account), for a signed-in person; an unknown label is 404 and the handler never runs.
+//!
 //! Roles are checked by the handler ([`Signed::require`]), which knows what it changes.
 
 use crate::pages::PageError;
-use crate::session::{same, Session, User, COOKIE};
-use crate::state::AppState;
+pub use crate::session::Signed;
+use crate::session::{same, Session, COOKIE};
+use crate::state::{Account, AppState};
 use crate::users::Role;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use std::future::{ready, Ready};
+use std::sync::Arc;
 
 /// Largest form accepted: the silence form with every field full is a few kilobytes.
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -33,16 +38,6 @@ pub fn session_of(req: &HttpRequest) -> Option<(String, Session)> {
     let state = state(req).ok()?;
     let session = state.sessions.get(&id)?;
     Some((id, session))
-}
-
-/// A signed-in person.
-#[derive(Debug, Clone)]
-pub struct Signed {
-    /// The session's id, to end it at sign-out.
-    pub id: String,
-    pub user: User,
-    /// For the forms of the page.
-    pub csrf: String,
 }
 
 impl Signed {
@@ -71,7 +66,12 @@ fn signed(req: &HttpRequest) -> Result<Signed, PageError> {
     signed.ok_or_else(|| PageError::SignIn {
         get: req.method() == actix_web::http::Method::GET
             || req.method() == actix_web::http::Method::HEAD,
-        next: req.uri().path().to_string(),
+        // With its query: back to the same account (`?account=`) and search after the sign-in.
+        next: req
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string(),
     })
 }
 
@@ -81,6 +81,38 @@ impl FromRequest for Signed {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(signed(req))
+    }
+}
+
+/// The account a request is for: `?account=label` in its address (links and forms carry
+/// it), or the default account when absent.
+#[derive(Clone)]
+pub struct Selected(pub Arc<Account>);
+
+/// The `account` parameter of a query string, decoded.
+fn account_param(query: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "account")
+        .map(|(_, v)| v.into_owned())
+}
+
+fn selected(req: &HttpRequest) -> Result<Selected, PageError> {
+    // Signed in first: a stranger learns nothing of the accounts.
+    signed(req)?;
+    let state = state(req)?;
+    let account = match account_param(req.query_string()) {
+        None => state.default_account(),
+        Some(label) => state.account(&label),
+    };
+    account.cloned().map(Selected).ok_or(PageError::NotFound)
+}
+
+impl FromRequest for Selected {
+    type Error = PageError;
+    type Future = Ready<Result<Selected, PageError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(selected(req))
     }
 }
 

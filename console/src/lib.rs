@@ -16,6 +16,10 @@
 //!   token (checked once with `GET /v1/whoami`, then forgotten); sessions in memory behind a
 //!   random id in an HttpOnly, SameSite=Strict cookie; a CSRF token in every form, checked
 //!   before any handler that changes something runs.
+//! - **Several accounts** (Syncro deployments, one prefix and operator API each): the default
+//!   one (`RELAY_OPERATOR_URL`) and those of `RELAY_CONSOLE_ACCOUNTS`; the overview shows
+//!   each, other pages act on the one selected by `?account=label`, which links and forms
+//!   carry.
 //!
 //! Modules, from the outside in:
 //!
@@ -23,11 +27,15 @@
 //!   shutdown signal it is given.
 //! - [`pages`]: one file per page family, the layout, and every refusal as a page.
 //! - [`guard`]: who may see a page ([`guard::Signed`]) and post a change
-//!   ([`guard::Change`]: signed in, CSRF token, origin).
-//! - [`session`]: the sessions in memory, their cookie and CSRF tokens.
+//!   ([`guard::Change`]: signed in, CSRF token, origin), and for which account
+//!   ([`guard::Selected`]).
+//! - [`session`]: the sessions in memory, their cookie and CSRF tokens, and
+//!   [`session::Signed`], a signed-in session as pages see it (here, below both, so the
+//!   pages' layout need not import `guard`, which imports the pages' `PageError`).
 //! - [`users`]: accounts, roles, argon2 hashing.
 //! - [`api`]: the operator API's client.
-//! - [`state`]: what every handler shares, and the sign-in lockout.
+//! - [`state`]: what every handler shares (the accounts, each with its operator API), and
+//!   the sign-in lockout.
 //! - [`config`]: the environment, checked at start with every problem reported together.
 
 pub mod api;

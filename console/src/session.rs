@@ -43,6 +43,18 @@ impl User {
     }
 }
 
+/// A signed-in person, as a page sees them: the session's id (to end it at sign-out), who,
+/// and the CSRF token for the page's forms. Extracted by the `guard` module (which also checks
+/// roles); here, below both the guard and the pages, so each can name it without the other.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    /// The session's id, to end it at sign-out.
+    pub id: String,
+    pub user: User,
+    /// For the forms of the page.
+    pub csrf: String,
+}
+
 /// One session as handlers see it.
 #[derive(Debug, Clone)]
 pub struct Session {

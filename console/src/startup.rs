@@ -46,7 +46,17 @@ pub async fn serve(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let address = listener.local_addr().context("listener has no address")?;
-    let operator = config.operator_url.clone();
+    let operators: Vec<String> = config
+        .accounts
+        .iter()
+        .map(|a| {
+            format!(
+                "{}={}",
+                a.label,
+                shared::config::redact_url(&a.operator_url)
+            )
+        })
+        .collect();
     let state = web::Data::new(AppState::new(config));
     if state.users.is_empty() {
         tracing::warn!("no console account configured: only operator tokens can sign in");
@@ -58,7 +68,7 @@ pub async fn serve(
         tracing::info!("shutdown requested: finishing in-flight requests");
         handle.stop(true).await;
     });
-    tracing::info!(%address, operator_api = %shared::config::redact_url(&operator), "console listening");
+    tracing::info!(%address, accounts = %operators.join(", "), "console listening");
     server.await.context("server failed")?;
     tracing::info!("console stopped");
     Ok(())

@@ -1,11 +1,12 @@
 //! What every request handler shares, built once by [`crate::startup`].
 
-use crate::api::OperatorApi;
+use crate::api::{Deployment, OperatorApi};
 use crate::config::{ConsoleConfig, SecureCookies};
-use crate::session::Sessions;
+use crate::session::{Sessions, User};
 use crate::users::Users;
+use serde::Deserialize;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
@@ -14,10 +15,67 @@ use tokio::sync::Semaphore;
 const MAX_FAILURES: u32 = 5;
 pub const LOCKOUT: Duration = Duration::from_secs(15 * 60);
 
+/// One account the console serves: a deployment (one Syncro account) and its operator API.
+pub struct Account {
+    /// The configured label (`default` for `RELAY_OPERATOR_URL`): checked at start to be
+    /// letters, digits, `.`, `_`, `-`, so it goes into addresses as it is.
+    pub label: String,
+    /// Every read and change of this account goes through its operator API.
+    pub api: OperatorApi,
+    /// Its prefix and Syncro host, once its status was read.
+    deployment: Mutex<Option<Deployment>>,
+}
+
+#[derive(Deserialize)]
+struct StatusHead {
+    #[serde(default)]
+    deployment: Option<Deployment>,
+}
+
+impl Account {
+    /// Its prefix and Syncro host, as last seen.
+    pub fn deployment(&self) -> Option<Deployment> {
+        self.deployment
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Remembers what a status said.
+    pub fn saw(&self, deployment: Option<&Deployment>) {
+        if let Some(d) = deployment {
+            *self.deployment.lock().unwrap_or_else(|e| e.into_inner()) = Some(d.clone());
+        }
+    }
+
+    /// Its prefix and Syncro host, asking its status once when not known yet (an account
+    /// that cannot be asked is shown by its label only).
+    pub async fn described(&self, user: &User) -> Option<Deployment> {
+        if let Some(d) = self.deployment() {
+            return Some(d);
+        }
+        let head: StatusHead = self.api.get(user, "/v1/status", &[]).await.ok()?;
+        self.saw(head.deployment.as_ref());
+        head.deployment
+    }
+
+    /// `label (prefix, host)`: how pages name it.
+    pub fn title(deployment: Option<&Deployment>, label: &str) -> String {
+        match deployment {
+            Some(Deployment {
+                prefix,
+                syncro_host: Some(host),
+            }) => format!("{label} ({prefix}, {host})"),
+            Some(Deployment { prefix, .. }) => format!("{label} ({prefix})"),
+            None => label.to_string(),
+        }
+    }
+}
+
 /// What every request handler shares.
 pub struct AppState {
-    /// Every read and change goes through the operator API.
-    pub api: OperatorApi,
+    /// The accounts served, the default one first; never empty.
+    pub accounts: Vec<Arc<Account>>,
     pub sessions: Sessions,
     pub users: Users,
     pub secure_cookies: SecureCookies,
@@ -33,7 +91,17 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: ConsoleConfig) -> AppState {
         AppState {
-            api: OperatorApi::new(&config.operator_url, config.operator_token),
+            accounts: config
+                .accounts
+                .into_iter()
+                .map(|a| {
+                    Arc::new(Account {
+                        api: OperatorApi::new(&a.operator_url, a.operator_token),
+                        label: a.label,
+                        deployment: Mutex::new(None),
+                    })
+                })
+                .collect(),
             sessions: Sessions::new(config.idle),
             users: config.users,
             secure_cookies: config.secure_cookies,
@@ -41,6 +109,21 @@ impl AppState {
             hashing: Semaphore::new(2),
             failures: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The default account (`RELAY_OPERATOR_URL`): token sign-ins are checked by its API.
+    pub fn default_account(&self) -> Option<&Arc<Account>> {
+        self.accounts.first()
+    }
+
+    /// The account labelled `label`.
+    pub fn account(&self, label: &str) -> Option<&Arc<Account>> {
+        self.accounts.iter().find(|a| a.label == label)
+    }
+
+    /// Whether more than one account is served (the pages then name and select them).
+    pub fn several(&self) -> bool {
+        self.accounts.len() > 1
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, Instant)>> {

@@ -1,7 +1,7 @@
 //! The audit log (`GET /audit`): who did what, newest first, from the operator API.
 
-use crate::guard::Signed;
-use crate::pages::{error_block, layout, page, when, Nav};
+use crate::guard::{Selected, Signed};
+use crate::pages::{error_block, layout, page, when, Nav, Place};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -25,9 +25,11 @@ struct EntryList {
     entries: Vec<Entry>,
 }
 
-/// `GET /audit`: the last 200 entries.
-pub async fn show(signed: Signed, state: web::Data<AppState>) -> HttpResponse {
-    let found = state
+/// `GET /audit?account=`: the selected account's last 200 entries.
+pub async fn show(signed: Signed, selected: Selected, state: web::Data<AppState>) -> HttpResponse {
+    let place = Place::of(&state, &selected.0, &signed).await;
+    let found = selected
+        .0
         .api
         .get::<EntryList>(&signed.user, "/v1/audit", &[("limit", "200")])
         .await;
@@ -66,6 +68,6 @@ pub async fn show(signed: Signed, state: web::Data<AppState>) -> HttpResponse {
     };
     page(
         StatusCode::OK,
-        layout("Audit log", Some(&signed), Nav::Audit, body),
+        layout("Audit log", Some((&signed, &place)), Nav::Audit, body),
     )
 }

@@ -1,6 +1,6 @@
 //! The pages, one file per page family, and what they share: the layout (landmarks, the
-//! navigation, the sign-out form), the answer of a page, and [`PageError`], every refusal as
-//! a small page of its own.
+//! navigation, the account, the sign-out form), the answer of a page, and [`PageError`],
+//! every refusal as a small page of its own.
 //!
 //! Pages are maud templates: every value written into them is HTML-escaped by maud, so an
 //! alert's field holding markup or script shows as text. Nothing is written with
@@ -19,7 +19,8 @@ pub mod sign_in;
 pub mod silences;
 pub mod trail;
 
-use crate::guard::Signed;
+use crate::session::Signed;
+use crate::state::{Account, AppState};
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use chrono::{DateTime, Utc};
@@ -43,9 +44,89 @@ const NAV: [(Nav, &str, &str); 4] = [
     (Nav::Audit, "/audit", "Audit log"),
 ];
 
-/// The page around `body`: a skip link, the header with the navigation and who is signed
-/// in, `main` with the title.
-pub fn layout(title: &str, signed: Option<&Signed>, nav: Nav, body: Markup) -> Markup {
+/// Which account a page is of: named in its header, carried by its links and forms.
+#[derive(Debug, Clone)]
+pub struct Place {
+    /// The account's label: checked at start to need no escaping in an address.
+    pub label: String,
+    /// `label (prefix, Syncro host)`, as far as known.
+    pub title: String,
+    /// Every account's label when several are served (the selector); empty with one.
+    pub all: Vec<String>,
+}
+
+impl Place {
+    /// The place of `account` for `signed` (its prefix and host asked once, then remembered).
+    pub async fn of(state: &AppState, account: &Account, signed: &Signed) -> Place {
+        let deployment = account.described(&signed.user).await;
+        Place::known(state, account, deployment.as_ref())
+    }
+
+    /// The place of `account`, named by `deployment` when known.
+    pub fn known(
+        state: &AppState,
+        account: &Account,
+        deployment: Option<&crate::api::Deployment>,
+    ) -> Place {
+        let all = if state.several() {
+            state.accounts.iter().map(|a| a.label.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        Place {
+            label: account.label.clone(),
+            title: Account::title(deployment, &account.label),
+            all,
+        }
+    }
+
+    /// `path` as an address of this account: with `account=label` when several are served.
+    pub fn href(&self, path: &str) -> String {
+        if self.all.is_empty() {
+            return path.to_string();
+        }
+        let join = if path.contains('?') { '&' } else { '?' };
+        format!("{path}{join}account={}", self.label)
+    }
+
+    /// A notice, saying which account it is of when several are served.
+    pub fn notice(&self, text: Option<&str>) -> Option<String> {
+        let text = text?;
+        Some(if self.all.is_empty() {
+            text.to_string()
+        } else {
+            format!("{text} Account: {}.", self.title)
+        })
+    }
+}
+
+/// The header's account: its name, and links to the same page of each account.
+fn accounts(place: &Place, nav: Nav) -> Markup {
+    let path = NAV
+        .iter()
+        .find(|(entry, _, _)| *entry == nav)
+        .map_or("/", |(_, href, _)| *href);
+    html! {
+        div.account {
+            span { "Account: " strong { (place.title) } }
+            @if !place.all.is_empty() {
+                nav aria-label="Accounts" {
+                    ul {
+                        @for label in &place.all {
+                            li {
+                                a href={ (path) "?account=" (label) } aria-current=[(*label == place.label).then_some("true")] { (label) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The page around `body`: a skip link, the header with the navigation, the account and who
+/// is signed in, `main` with the title.
+pub fn layout(title: &str, signed: Option<(&Signed, &Place)>, nav: Nav, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -59,16 +140,17 @@ pub fn layout(title: &str, signed: Option<&Signed>, nav: Nav, body: Markup) -> M
                 a.skip href="#main" { "Skip to the content" }
                 header.top {
                     span.brand { "alert-relay" }
-                    @if let Some(signed) = signed {
+                    @if let Some((signed, place)) = signed {
                         nav aria-label="Main" {
                             ul {
                                 @for (entry, href, label) in NAV {
                                     li {
-                                        a href=(href) aria-current=[(entry == nav).then_some("page")] { (label) }
+                                        a href=(place.href(href)) aria-current=[(entry == nav).then_some("page")] { (label) }
                                     }
                                 }
                             }
                         }
+                        (accounts(place, nav))
                         div.who {
                             span { (signed.user.name) " · " (signed.user.role.as_str()) }
                             form method="post" action="/sign-out" {
@@ -223,6 +305,31 @@ impl ResponseError for PageError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_carry_the_account_only_when_several_are_served() {
+        let mut place = Place {
+            label: "northwind".into(),
+            title: "northwind (acct-nw, nw.syncromsp.com)".into(),
+            all: Vec::new(),
+        };
+        assert_eq!(place.href("/silences?all=true"), "/silences?all=true");
+        assert_eq!(
+            place.notice(Some("Done.")).as_deref(),
+            Some("Done."),
+            "one account: nothing added"
+        );
+        place.all = vec!["default".into(), "northwind".into()];
+        assert_eq!(place.href("/silences"), "/silences?account=northwind");
+        assert_eq!(
+            place.href("/?done=paused"),
+            "/?done=paused&account=northwind"
+        );
+        assert_eq!(
+            place.notice(Some("Done.")).as_deref(),
+            Some("Done. Account: northwind (acct-nw, nw.syncromsp.com).")
+        );
+    }
 
     #[test]
     fn a_sign_in_returns_only_to_a_path_of_this_console() {

@@ -1,13 +1,15 @@
 //! The overview (`GET /`): the fleet on one page from the operator API's `GET /v1/status`
 //! (each part up or not, queue depths, the Syncro budget, the pause switch, silences, workers,
-//! quiet sources), and the pause and resume buttons for the operate role.
+//! quiet sources), and the pause and resume buttons for the operate role. With several
+//! accounts, each account's status one under the other, each headed by its label, prefix and
+//! Syncro host; an account that cannot be read says so in its own block.
 
-use crate::api::ApiError;
-use crate::guard::{Change, Signed};
+use crate::api::{ApiError, Deployment};
+use crate::guard::{Change, Selected, Signed};
 use crate::pages::{
-    error_block, layout, notice, notice_block, page, see_other, when, Nav, PageError,
+    error_block, layout, notice, notice_block, page, see_other, when, Nav, PageError, Place,
 };
-use crate::state::AppState;
+use crate::state::{Account, AppState};
 use crate::users::Role;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -19,6 +21,8 @@ use serde_json::{json, Value};
 /// `GET /v1/status`, as far as the page shows it (unknown keys ignored).
 #[derive(Debug, Deserialize)]
 pub struct Status {
+    #[serde(default)]
+    pub deployment: Option<Deployment>,
     pub paused: Option<PauseState>,
     pub silences: Option<SilenceCounts>,
     pub postgres: String,
@@ -83,18 +87,41 @@ pub struct Done {
     done: Option<String>,
 }
 
+/// One account's block of the overview: its place, and how its ids and headings are told
+/// apart from the other blocks' (nothing added when one account is served).
+struct Block {
+    place: Place,
+    /// `""` with one account, else `-<n>`, appended to every id.
+    suffix: String,
+    /// Headings one level down, under the account's own.
+    nested: bool,
+}
+
+impl Block {
+    fn id(&self, base: &str) -> String {
+        format!("{base}{}", self.suffix)
+    }
+
+    fn heading(&self, base: &str, text: &str) -> Markup {
+        let id = self.id(base);
+        html! {
+            @if self.nested { h3 id=(id) { (text) } } @else { h2 id=(id) { (text) } }
+        }
+    }
+}
+
 fn up(ok: bool) -> Markup {
     html! {
         @if ok { span.up { "up" } } @else { span.down { "DOWN" } }
     }
 }
 
-fn parts(status: &Status) -> Markup {
+fn parts(status: &Status, b: &Block) -> Markup {
     let workers = status.workers.as_deref().unwrap_or_default();
     let redis = !workers.is_empty() && workers.iter().all(|w| w.report.redis_up);
     html! {
-        section aria-labelledby="parts" {
-            h2 id="parts" { "Parts" }
+        section aria-labelledby=(b.id("parts")) {
+            (b.heading("parts", "Parts"))
             dl.parts {
                 dt { "Operator API" } dd { (up(true)) }
                 dt { "PostgreSQL" } dd { (up(status.postgres == "up")) }
@@ -114,10 +141,11 @@ fn parts(status: &Status) -> Markup {
     }
 }
 
-fn pause_section(status: &Status, signed: &Signed) -> Markup {
+fn pause_section(status: &Status, signed: &Signed, b: &Block) -> Markup {
+    let reason = b.id("pause-reason");
     html! {
-        section aria-labelledby="pause" {
-            h2 id="pause" { "Pause" }
+        section aria-labelledby=(b.id("pause")) {
+            (b.heading("pause", "Pause"))
             @match &status.paused {
                 None => p { "Unknown: PostgreSQL is down." },
                 Some(state) => {
@@ -131,15 +159,15 @@ fn pause_section(status: &Status, signed: &Signed) -> Markup {
                     }
                     @if signed.user.may(Role::Operate) {
                         @if state.paused {
-                            form method="post" action="/resume" {
+                            form method="post" action=(b.place.href("/resume")) {
                                 input type="hidden" name="csrf" value=(signed.csrf);
                                 button type="submit" { "Resume the workers" }
                             }
                         } @else {
-                            form.inline method="post" action="/pause" {
+                            form.inline method="post" action=(b.place.href("/pause")) {
                                 input type="hidden" name="csrf" value=(signed.csrf);
-                                label for="pause-reason" { "Reason" }
-                                input id="pause-reason" name="reason" type="text" required maxlength="1024" placeholder="Syncro maintenance";
+                                label for=(reason) { "Reason" }
+                                input id=(reason) name="reason" type="text" required maxlength="1024" placeholder="Syncro maintenance";
                                 button.danger type="submit" { "Pause the workers" }
                             }
                         }
@@ -150,10 +178,10 @@ fn pause_section(status: &Status, signed: &Signed) -> Markup {
     }
 }
 
-fn queues(status: &Status) -> Markup {
+fn queues(status: &Status, b: &Block) -> Markup {
     html! {
-        section aria-labelledby="queues" {
-            h2 id="queues" { "Queues" }
+        section aria-labelledby=(b.id("queues")) {
+            (b.heading("queues", "Queues"))
             @match &status.queues {
                 None => p { "Unknown: RabbitMQ cannot be reached." },
                 Some(queues) => table {
@@ -169,10 +197,10 @@ fn queues(status: &Status) -> Markup {
     }
 }
 
-fn budget(status: &Status) -> Markup {
+fn budget(status: &Status, b: &Block) -> Markup {
     html! {
-        section aria-labelledby="budget" {
-            h2 id="budget" { "Syncro budget" }
+        section aria-labelledby=(b.id("budget")) {
+            (b.heading("budget", "Syncro budget"))
             @match &status.budget {
                 None => p { "Unknown: PostgreSQL is down." },
                 Some(b) => {
@@ -184,22 +212,22 @@ fn budget(status: &Status) -> Markup {
     }
 }
 
-fn silences(status: &Status) -> Markup {
+fn silences(status: &Status, b: &Block) -> Markup {
     html! {
-        section aria-labelledby="silences" {
-            h2 id="silences" { "Silences" }
+        section aria-labelledby=(b.id("silences")) {
+            (b.heading("silences", "Silences"))
             @match &status.silences {
                 None => p { "Unknown: PostgreSQL is down." },
-                Some(s) => p { (s.active) " active, " (s.pending) " pending · " a href="/silences" { "see them" } },
+                Some(s) => p { (s.active) " active, " (s.pending) " pending · " a href=(b.place.href("/silences")) { "see them" } },
             }
         }
     }
 }
 
-fn fleet(status: &Status) -> Markup {
+fn fleet(status: &Status, b: &Block) -> Markup {
     html! {
-        section.wide aria-labelledby="workers" {
-            h2 id="workers" { "Workers" }
+        section.wide aria-labelledby=(b.id("workers")) {
+            (b.heading("workers", "Workers"))
             @if let Some(workers) = &status.workers {
                 @if workers.is_empty() { p { "No worker reported in the last 15 seconds." } }
                 @else {
@@ -225,8 +253,8 @@ fn fleet(status: &Status) -> Markup {
             }
         }
         @if let Some(sources) = status.sources.as_ref().filter(|s| !s.is_empty()) {
-            section aria-labelledby="quiet" {
-                h2 id="quiet" { "Quiet sources" }
+            section aria-labelledby=(b.id("quiet")) {
+                (b.heading("quiet", "Quiet sources"))
                 ul {
                     @for s in sources {
                         li { strong { (s.source) } @if let Some(q) = s.quiet_for_secs { " — nothing heard for " (q / 60) " min" } }
@@ -237,74 +265,161 @@ fn fleet(status: &Status) -> Markup {
     }
 }
 
-/// `GET /`
+/// One account's status, or why it cannot be read (and whether its API answers at all).
+async fn status_of(account: &Account, signed: &Signed) -> Result<Status, (ApiError, bool)> {
+    match account
+        .api
+        .get::<Status>(&signed.user, "/v1/status", &[])
+        .await
+    {
+        Ok(status) => {
+            account.saw(status.deployment.as_ref());
+            Ok(status)
+        }
+        Err(e) => Err((e, account.api.healthy().await)),
+    }
+}
+
+fn block(status: &Result<Status, (ApiError, bool)>, signed: &Signed, b: &Block) -> Markup {
+    html! {
+        @match status {
+            Ok(status) => div.grid {
+                (parts(status, b))
+                (pause_section(status, signed, b))
+                (budget(status, b))
+                (silences(status, b))
+                (queues(status, b))
+                (fleet(status, b))
+            },
+            Err((e, healthy)) => {
+                (error_block(Some(&format!("The fleet's status cannot be read: {}", e.headline()))))
+                p { "Operator API: " (up(*healthy)) }
+            },
+        }
+    }
+}
+
+/// `GET /` (`?account=` names the account a notice is of, and that the navigation carries)
 pub async fn show(
     signed: Signed,
+    selected: Selected,
     state: web::Data<AppState>,
     query: web::Query<Done>,
 ) -> HttpResponse {
-    let status: Result<Status, ApiError> = state.api.get(&signed.user, "/v1/status", &[]).await;
-    let body = match &status {
-        Ok(status) => html! {
-            (notice_block(notice(query.done.as_deref())))
-            div.grid {
-                (parts(status))
-                (pause_section(status, &signed))
-                (budget(status))
-                (silences(status))
-                (queues(status))
-                (fleet(status))
+    let statuses = futures_util::future::join_all(
+        state
+            .accounts
+            .iter()
+            .map(|account| status_of(account, &signed)),
+    )
+    .await;
+    let several = state.several();
+    let mut current = Place::known(&state, &selected.0, selected.0.deployment().as_ref());
+    let blocks: Vec<Markup> = state
+        .accounts
+        .iter()
+        .zip(&statuses)
+        .enumerate()
+        .map(|(n, (account, status))| {
+            let b = Block {
+                place: Place::known(&state, account, account.deployment().as_ref()),
+                suffix: if several {
+                    format!("-{n}")
+                } else {
+                    String::new()
+                },
+                nested: several,
+            };
+            if account.label == current.label {
+                current = b.place.clone();
             }
-        },
-        Err(e) => html! {
-            (error_block(Some(&format!("The fleet's status cannot be read: {}", e.headline()))))
-            p { "Operator API: " (up(state.api.healthy().await)) }
-        },
+            let body = block(status, &signed, &b);
+            if !several {
+                return body;
+            }
+            let head = b.id("account");
+            html! {
+                section.account-block aria-labelledby=(head) {
+                    h2 id=(head) {
+                        (account.label)
+                        @if let Some(d) = account.deployment() {
+                            " · " code { (d.prefix) }
+                            @if let Some(host) = &d.syncro_host { " · Syncro " (host) }
+                        }
+                    }
+                    (body)
+                }
+            }
+        })
+        .collect();
+    let body = html! {
+        (notice_block(current.notice(notice(query.done.as_deref())).as_deref()))
+        @for b in &blocks { (b) }
     };
     page(
         StatusCode::OK,
-        layout("Overview", Some(&signed), Nav::Overview, body),
+        layout("Overview", Some((&signed, &current)), Nav::Overview, body),
     )
 }
 
 /// The outcome of a pause or resume: back to the overview with a notice, or its error.
-fn switched(result: Result<Value, ApiError>, done: &str, signed: &Signed) -> HttpResponse {
+fn switched(
+    result: Result<Value, ApiError>,
+    done: &str,
+    signed: &Signed,
+    place: &Place,
+) -> HttpResponse {
     match result {
-        Ok(_) => see_other(&format!("/?done={done}")),
+        Ok(_) => see_other(&place.href(&format!("/?done={done}"))),
         Err(e) => {
             let mut text = e.headline();
             for f in e.fields() {
                 text.push_str(&format!("; {}: {}", f.field, f.message));
             }
+            if !place.all.is_empty() {
+                text = format!("Nothing was changed in account {}: {text}", place.title);
+            }
             let body = html! {
                 (error_block(Some(&text)))
-                p { a href="/" { "Back to the overview" } }
+                p { a href=(place.href("/")) { "Back to the overview" } }
             };
             page(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                layout("Overview", Some(signed), Nav::Overview, body),
+                layout("Overview", Some((signed, place)), Nav::Overview, body),
             )
         }
     }
 }
 
-/// `POST /pause`
-pub async fn pause(change: Change, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+/// `POST /pause?account=`: the selected account's workers only.
+pub async fn pause(
+    change: Change,
+    selected: Selected,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     change.signed.require(Role::Operate)?;
+    let account = &selected.0;
     let body = json!({"reason": change.fields.get("reason")});
-    let result = state
+    let result = account
         .api
         .post(&change.signed.user, "/v1/pause", Some(&body))
         .await;
-    Ok(switched(result, "paused", &change.signed))
+    let place = Place::of(&state, account, &change.signed).await;
+    Ok(switched(result, "paused", &change.signed, &place))
 }
 
-/// `POST /resume`
-pub async fn resume(change: Change, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+/// `POST /resume?account=`: the selected account's workers only.
+pub async fn resume(
+    change: Change,
+    selected: Selected,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     change.signed.require(Role::Operate)?;
-    let result = state
+    let account = &selected.0;
+    let result = account
         .api
         .post(&change.signed.user, "/v1/resume", None)
         .await;
-    Ok(switched(result, "resumed", &change.signed))
+    let place = Place::of(&state, account, &change.signed).await;
+    Ok(switched(result, "resumed", &change.signed, &place))
 }

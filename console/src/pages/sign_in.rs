@@ -188,12 +188,13 @@ async fn password_user(
 }
 
 /// The person behind an operator token: its name, and its role (read or operate; the
-/// console's own token signs nobody in).
+/// console's own token signs nobody in), as the default account's operator API says.
 async fn token_user(state: &AppState, token: &str) -> Option<User> {
     if token.is_empty() {
         return None;
     }
     let who = state
+        .default_account()?
         .api
         .whoami(&SecretString::from(token.to_string()))
         .await

@@ -6,11 +6,11 @@
 //! the second matcher row's value) and keeps what was entered.
 
 use crate::api::ApiError;
-use crate::guard::{Change, Signed};
+use crate::guard::{Change, Selected, Signed};
 use crate::pages::{
-    error_block, layout, notice, notice_block, page, see_other, when, Nav, PageError,
+    error_block, layout, notice, notice_block, page, see_other, when, Nav, PageError, Place,
 };
-use crate::state::AppState;
+use crate::state::{Account, AppState};
 use crate::users::Role;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -259,7 +259,7 @@ fn select(name: &str, label: &str, options: &[(&str, &str)], chosen: &str) -> Ma
     }
 }
 
-fn create_form(signed: &Signed, d: &Draft, p: &Problems) -> Markup {
+fn create_form(signed: &Signed, place: &Place, d: &Draft, p: &Problems) -> Markup {
     let fields: Vec<(&str, &str)> = FIELDS.iter().map(|f| (*f, *f)).collect();
     let weekly = d.get("kind") == "weekly";
     html! {
@@ -271,7 +271,7 @@ fn create_form(signed: &Signed, d: &Draft, p: &Problems) -> Markup {
                     ul { @for e in &p.general { li { (e) } } }
                 }
             }
-            form.silence method="post" action="/silences" {
+            form.silence method="post" action=(place.href("/silences")) {
                 input type="hidden" name="csrf" value=(signed.csrf);
                 fieldset {
                     legend { "Alerts it mutes (every row given must match)" }
@@ -343,7 +343,7 @@ fn schedule_text(schedule: &Value, ends_at: &DateTime<Utc>) -> String {
     }
 }
 
-fn list(signed: &Signed, silences: &[Silence]) -> Markup {
+fn list(signed: &Signed, place: &Place, silences: &[Silence]) -> Markup {
     let operate = signed.user.may(Role::Operate);
     html! {
         @if silences.is_empty() { p { "No silence." } }
@@ -359,13 +359,13 @@ fn list(signed: &Signed, silences: &[Silence]) -> Markup {
                 }
                 @if operate && s.state != "expired" {
                     div.actions {
-                        form.inline method="post" action={ "/silences/" (s.id) "/extend" } {
+                        form.inline method="post" action=(place.href(&format!("/silences/{}/extend", s.id))) {
                             input type="hidden" name="csrf" value=(signed.csrf);
                             label for={ "by-" (s.id) } { "Extend by" }
                             input id={ "by-" (s.id) } name="by" type="text" size="6" required placeholder="2h";
                             button type="submit" { "Extend" }
                         }
-                        form.inline method="post" action={ "/silences/" (s.id) "/expire" } {
+                        form.inline method="post" action=(place.href(&format!("/silences/{}/expire", s.id))) {
                             input type="hidden" name="csrf" value=(signed.csrf);
                             button.danger type="submit" { "Expire now" }
                         }
@@ -376,10 +376,13 @@ fn list(signed: &Signed, silences: &[Silence]) -> Markup {
     }
 }
 
-/// The whole page: notices, the list (active and pending, or all), the create form.
+/// The whole page: notices, the list (active and pending, or all), the create form, all of
+/// `account`.
+#[allow(clippy::too_many_arguments)]
 async fn render(
     signed: &Signed,
     state: &AppState,
+    account: &Account,
     all: bool,
     notice_text: Option<&str>,
     error: Option<String>,
@@ -387,10 +390,11 @@ async fn render(
     status: StatusCode,
 ) -> HttpResponse {
     let query: &[(&str, &str)] = if all { &[("all", "true")] } else { &[] };
-    let found = state
+    let found = account
         .api
         .get::<SilenceList>(&signed.user, "/v1/silences", query)
         .await;
+    let place = Place::of(state, account, signed).await;
     let fresh = (
         &Draft {
             values: BTreeMap::from([("author".to_string(), signed.user.name.clone())]),
@@ -400,27 +404,28 @@ async fn render(
     );
     let (draft, problems) = form.unwrap_or(fresh);
     let body = html! {
-        (notice_block(notice_text))
+        (notice_block(place.notice(notice_text).as_deref()))
         (error_block(error.as_deref()))
         section aria-labelledby="list" {
             h2 id="list" { @if all { "All silences" } @else { "Active and pending" } }
-            p { @if all { a href="/silences" { "Only active and pending" } } @else { a href="/silences?all=true" { "Also those that ended" } } }
+            p { @if all { a href=(place.href("/silences")) { "Only active and pending" } } @else { a href=(place.href("/silences?all=true")) { "Also those that ended" } } }
             @match &found {
-                Ok(l) => (list(signed, &l.silences)),
+                Ok(l) => (list(signed, &place, &l.silences)),
                 Err(e) => (error_block(Some(&format!("The silences cannot be read: {}", e.headline())))),
             }
         }
-        @if signed.user.may(Role::Operate) { (create_form(signed, draft, problems)) }
+        @if signed.user.may(Role::Operate) { (create_form(signed, &place, draft, problems)) }
     };
     page(
         status,
-        layout("Silences", Some(signed), Nav::Silences, body),
+        layout("Silences", Some((signed, &place)), Nav::Silences, body),
     )
 }
 
-/// `GET /silences?all=`
+/// `GET /silences?all=&account=`
 pub async fn show(
     signed: Signed,
+    selected: Selected,
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> HttpResponse {
@@ -429,26 +434,48 @@ pub async fn show(
         .as_deref()
         .is_some_and(|a| a == "true" || a == "1");
     let text = notice(query.done.as_deref());
-    render(&signed, &state, all, text, None, None, StatusCode::OK).await
+    render(
+        &signed,
+        &state,
+        &selected.0,
+        all,
+        text,
+        None,
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
-/// `POST /silences`
-pub async fn create(change: Change, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+/// Where a change of `account`'s silences goes back to: its list with a notice.
+fn done(state: &AppState, account: &Account, done: &str) -> HttpResponse {
+    let place = Place::known(state, account, None);
+    see_other(&place.href(&format!("/silences?done={done}")))
+}
+
+/// `POST /silences?account=`: created in the selected account only.
+pub async fn create(
+    change: Change,
+    selected: Selected,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     change.signed.require(Role::Operate)?;
+    let account = &selected.0;
     let draft = Draft::of(&change.fields);
     let (body, rows) = spec(&draft);
-    let result: Result<Value, ApiError> = state
+    let result: Result<Value, ApiError> = account
         .api
         .post(&change.signed.user, "/v1/silences", Some(&body))
         .await;
     Ok(match result {
-        Ok(_) => see_other("/silences?done=created"),
+        Ok(_) => done(&state, account, "created"),
         Err(e) => {
             let problems = problems_of(&e, &rows);
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             render(
                 &change.signed,
                 &state,
+                account,
                 false,
                 None,
                 None,
@@ -468,6 +495,7 @@ fn silence_id(id: &str) -> Result<&str, PageError> {
 
 async fn change_one(
     change: Change,
+    selected: Selected,
     state: web::Data<AppState>,
     id: &str,
     verb: &str,
@@ -475,13 +503,14 @@ async fn change_one(
 ) -> Result<HttpResponse, PageError> {
     change.signed.require(Role::Operate)?;
     let id = silence_id(id)?;
+    let account = &selected.0;
     let path = format!("/v1/silences/{id}/{verb}");
-    let result: Result<Value, ApiError> = state
+    let result: Result<Value, ApiError> = account
         .api
         .post(&change.signed.user, &path, body.as_ref())
         .await;
     Ok(match result {
-        Ok(_) => see_other(&format!("/silences?done={verb}ed")),
+        Ok(_) => done(&state, account, &format!("{verb}ed")),
         Err(e) => {
             let mut text = format!("The silence was not {verb}ed: {}", e.headline());
             for f in e.fields() {
@@ -491,6 +520,7 @@ async fn change_one(
             render(
                 &change.signed,
                 &state,
+                account,
                 false,
                 None,
                 Some(text),
@@ -502,23 +532,25 @@ async fn change_one(
     })
 }
 
-/// `POST /silences/{id}/extend` (`by`, a duration)
+/// `POST /silences/{id}/extend?account=` (`by`, a duration)
 pub async fn extend(
     change: Change,
+    selected: Selected,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let body = json!({"by": change.fields.get("by")});
-    change_one(change, state, &id, "extend", Some(body)).await
+    change_one(change, selected, state, &id, "extend", Some(body)).await
 }
 
-/// `POST /silences/{id}/expire`
+/// `POST /silences/{id}/expire?account=`
 pub async fn expire(
     change: Change,
+    selected: Selected,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    change_one(change, state, &id, "expire", None).await
+    change_one(change, selected, state, &id, "expire", None).await
 }
 
 #[cfg(test)]

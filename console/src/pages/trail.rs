@@ -2,8 +2,8 @@
 //! alert found as a timeline of its steps, with a link to its Syncro ticket when a number is
 //! known and a ticket address is configured.
 
-use crate::guard::Signed;
-use crate::pages::{error_block, layout, page, when, Nav};
+use crate::guard::{Selected, Signed};
+use crate::pages::{error_block, layout, page, when, Nav, Place};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -163,9 +163,10 @@ fn timeline(state: &AppState, message_id: &str, steps: &[&Event]) -> Markup {
     }
 }
 
-/// `GET /trail?alert=&organization=&ticket_number=`
+/// `GET /trail?alert=&organization=&ticket_number=&account=`: the selected account's trail.
 pub async fn show(
     signed: Signed,
+    selected: Selected,
     state: web::Data<AppState>,
     query: web::Query<Search>,
 ) -> HttpResponse {
@@ -187,14 +188,17 @@ pub async fn show(
         None
     } else {
         Some(
-            state
+            selected
+                .0
                 .api
                 .get::<EventList>(&signed.user, "/v1/trail", &params)
                 .await,
         )
     };
+    let place = Place::of(&state, &selected.0, &signed).await;
     let body = html! {
         form.search method="get" action="/trail" role="search" aria-label="Search the trail" {
+            @if !place.all.is_empty() { input type="hidden" name="account" value=(place.label); }
             div.field { label for="alert" { "Alert id" } input id="alert" name="alert" type="text" value=(alert); }
             div.field { label for="organization" { "Organization" } input id="organization" name="organization" type="text" value=(org); }
             div.field { label for="ticket_number" { "Ticket number" } input id="ticket_number" name="ticket_number" type="text" inputmode="numeric" value=(number); }
@@ -212,7 +216,7 @@ pub async fn show(
     };
     page(
         StatusCode::OK,
-        layout("Trail", Some(&signed), Nav::Trail, body),
+        layout("Trail", Some((&signed, &place)), Nav::Trail, body),
     )
 }
 

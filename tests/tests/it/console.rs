@@ -506,6 +506,10 @@ async fn the_console_binary_hashes_a_password_and_refuses_a_bad_environment() {
         .env_clear()
         .env("RELAY_CONSOLE_ADDR", "not an address")
         .env("RELAY_CONSOLE_USERS", "dana:boss:x")
+        .env(
+            "RELAY_CONSOLE_ACCOUNTS",
+            "b=ftp://nowhere, c=http://127.0.0.1:8091, c=http://127.0.0.1:8092",
+        )
         .output()
         .await
         .expect("console runs");
@@ -515,6 +519,9 @@ async fn the_console_binary_hashes_a_password_and_refuses_a_bad_environment() {
         "RELAY_CONSOLE_ADDR",
         "RELAY_CONSOLE_OPERATOR_TOKEN is not set",
         "RELAY_CONSOLE_USERS: entry #1",
+        "RELAY_CONSOLE_ACCOUNTS: entry #1 (b): expected an http(s) URL",
+        "the account \"c\" has no token: set RELAY_CONSOLE_OPERATOR_TOKEN_C",
+        "the label \"c\" is used twice",
     ] {
         assert!(stderr.contains(problem), "{stderr}");
     }
@@ -552,4 +559,157 @@ async fn with_the_operator_api_away_the_pages_say_so_and_never_show_the_token() 
         assert!(!page.body.contains(CONSOLE_TOKEN));
     }
     console.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn one_console_serves_two_accounts_each_change_going_to_its_own_operator_api() {
+    // Two deployments (two prefixes, so two accounts), each with its own operator API.
+    let (ctx_a, ctx_b) = (Context::new(), Context::new());
+    let a = TestOperator::spawn(&ctx_a).await;
+    let syncro_b = "[syncro]\nurl = \"https://northwind.syncromsp.com/api/v1\"";
+    let b = TestOperator::spawn_with(&relay_tests::operator::config(
+        &ctx_b,
+        &relay_tests::operator::postgres_url(),
+        syncro_b,
+    ))
+    .await;
+    a.ready().await;
+    b.ready().await;
+    // And a third account whose operator API is away: its block says so, the others stand.
+    let away = format!("http://127.0.0.1:{}", relay_tests::free_port());
+    let accounts = format!("northwind={}, away={away}", b.base_url);
+    let console = TestConsole::spawn(&a.base_url, &[("RELAY_CONSOLE_ACCOUNTS", &accounts)]);
+    wait::http_ok(
+        "the console",
+        &format!("{}/healthz", console.base_url),
+        LONG,
+    )
+    .await;
+    let mut dana = console.signed_in(DANA).await;
+
+    // The overview: both accounts, one under the other, each named by its label and prefix.
+    let overview = dana.get("/").await;
+    assert_eq!(overview.status, 200, "{}", overview.body);
+    let (at_a, at_b) = (
+        overview.body.find(&ctx_a.prefix),
+        overview.body.find(&ctx_b.prefix),
+    );
+    assert!(
+        at_a.is_some() && at_b.is_some() && at_a < at_b,
+        "both prefixes, the default account first: {}",
+        overview.body
+    );
+    assert!(overview.body.contains("northwind.syncromsp.com"));
+    assert!(overview
+        .body
+        .contains(r#"action="/pause?account=northwind""#));
+    assert!(!overview.body.contains(CONSOLE_TOKEN));
+
+    // A silence created under northwind is northwind's only.
+    let csrf = dana.csrf().await;
+    let created = dana
+        .post(
+            "/silences?account=northwind",
+            &[
+                ("csrf", &csrf),
+                ("m0_field", "organization"),
+                ("m0_op", "="),
+                ("m0_value", "org-nw"),
+                ("kind", "once"),
+                ("duration", "2h"),
+                ("reason", "northwind patch night"),
+                ("author", "dana"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    assert_eq!(
+        created.location(),
+        "/silences?done=created&account=northwind"
+    );
+    let in_b = b.get("/v1/silences", Some(READ_TOKEN)).await;
+    assert_eq!(in_b.body["silences"][0]["reason"], "northwind patch night");
+    assert_eq!(in_b.body["silences"][0]["author"], "dana");
+    let in_a = a.get("/v1/silences?all=true", Some(READ_TOKEN)).await;
+    assert_eq!(
+        in_a.body["silences"],
+        json!([]),
+        "nothing in the default account"
+    );
+    // The page says which account it applied to, and its header names that account.
+    let page = dana.get(created.location()).await;
+    assert!(
+        page.body
+            .contains("The silence was created. Account: northwind ("),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(&ctx_b.prefix), "{}", page.body);
+    assert!(page.body.contains("northwind patch night"));
+    // The default account's list does not show it; its header names the default account.
+    let page = dana.get("/silences").await;
+    assert!(!page.body.contains("northwind patch night"));
+    assert!(page.body.contains(&ctx_a.prefix), "{}", page.body);
+
+    // Pause acts on the selected account only.
+    let paused = dana
+        .post(
+            "/pause?account=northwind",
+            &[("csrf", &csrf), ("reason", "Syncro maintenance")],
+        )
+        .await;
+    assert_eq!(paused.status, 303, "{}", paused.body);
+    assert_eq!(
+        b.get("/v1/pause", Some(READ_TOKEN)).await.body["paused"],
+        true
+    );
+    assert_eq!(
+        a.get("/v1/pause", Some(READ_TOKEN)).await.body["paused"],
+        false
+    );
+
+    // An unknown account: 404, for a page and for a change, and nothing changed anywhere.
+    assert_eq!(dana.get("/silences?account=nowhere").await.status, 404);
+    assert_eq!(dana.get("/audit?account=nowhere").await.status, 404);
+    let refused = dana
+        .post(
+            "/silences?account=nowhere",
+            &[
+                ("csrf", &csrf),
+                ("m0_field", "organization"),
+                ("m0_op", "="),
+                ("m0_value", "org-x"),
+                ("kind", "once"),
+                ("duration", "1h"),
+                ("reason", "nowhere"),
+                ("author", "dana"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 404);
+    let resumed = dana
+        .post("/resume?account=nowhere", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(resumed.status, 404);
+    assert_eq!(
+        b.get("/v1/pause", Some(READ_TOKEN)).await.body["paused"],
+        true
+    );
+    let in_a = a.get("/v1/silences?all=true", Some(READ_TOKEN)).await;
+    assert_eq!(in_a.body["silences"], json!([]));
+    let in_b = b.get("/v1/silences?all=true", Some(READ_TOKEN)).await;
+    assert_eq!(in_b.body["silences"].as_array().map(Vec::len), Some(1));
+    // A stranger is sent to the sign-in, whatever the account.
+    let stranger = console.visitor().get("/silences?account=nowhere").await;
+    assert_eq!(stranger.status, 303);
+    // ...and comes back to the account's page after it.
+    let stranger = console.visitor().get("/audit?account=northwind").await;
+    assert_eq!(
+        stranger.location(),
+        "/sign-in?next=%2Faudit%3Faccount%3Dnorthwind"
+    );
+
+    console.stop().await.expect("the console stops cleanly");
+    a.stop().await.expect("stops");
+    b.stop().await.expect("stops");
 }
