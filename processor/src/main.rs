@@ -7,6 +7,13 @@ use shared::config::{self, Settings};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// jemalloc, not the system's allocator: a storm's transient allocations (deliveries being
+/// decoded, claimed and held) are handed back to the system instead of staying in glibc's
+/// per-thread arenas, which made up most of what a held alert cost (docs/benchmarks.md);
+/// its background thread hands them back while the worker only waits (see [`run`]).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     version,
@@ -84,6 +91,12 @@ async fn run(path: &Path) -> ExitCode {
         }
     };
     let _telemetry = shared::telemetry::init(settings.log.format, &settings.log.level);
+    // Freed memory is returned by jemalloc's background thread after its decay time, also
+    // while the worker does nothing but hold alerts for their group's call; without it,
+    // only when the worker allocates again.
+    if let Err(error) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::warn!(%error, "jemalloc's background thread could not be started");
+    }
     let reload_from = Some(path.to_path_buf());
     match processor::startup::run_reloadable(
         settings,
