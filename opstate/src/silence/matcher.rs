@@ -1,7 +1,7 @@
 //! Which alerts a silence applies to: matchers on an alert's fields, their checks, and their
 //! compiled form used on the alert path. The semantics are described in the parent module.
 
-use super::Problem;
+use super::problem::Problem;
 use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 use shared::alert::{RuleRef, Severity};

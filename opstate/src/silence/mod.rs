@@ -44,12 +44,14 @@
 //! changes nothing but the start reported for a window already open.
 
 pub mod matcher;
+mod problem;
 pub mod schedule;
 
 #[cfg(test)]
 mod tests;
 
 pub use matcher::{Field, Matcher, Op};
+pub use problem::Problem;
 pub use schedule::{format_duration, parse_duration, Schedule, Window, OPEN_END};
 
 use chrono::{DateTime, Duration, Utc};
@@ -88,29 +90,6 @@ pub struct Limits {
     pub max_length: Duration,
     /// `resolved_pass` of silences that do not say.
     pub default_resolved_pass: bool,
-}
-
-/// One problem with one field, like ingest's `FieldError`: `field` is a path such as
-/// `matchers[1].value` or `schedule.time_zone`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Problem {
-    pub field: String,
-    pub message: String,
-}
-
-impl Problem {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
 }
 
 /// A checked silence, normalised (see the module doc for the span).

@@ -22,7 +22,7 @@ mod zone;
 pub use duration::{format_duration, parse_duration};
 pub use window::Window;
 
-use super::Problem;
+use super::problem::Problem;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use cron::{Cron, CronSpec};
