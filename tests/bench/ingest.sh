@@ -36,8 +36,10 @@ INGEST_PORT=18080
 PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    "$BIN/relayctl" queues --amqp-url "$AMQP_URL" --prefix "$PREFIX" --delete \
-        "$PREFIX.baseline" "$PREFIX.alerts.work" "$PREFIX.alerts.dead" >/dev/null 2>&1 || true
+    # Every queue ingest declares (the parked and billable-users ones too), bounded in time.
+    timeout 60 "$BIN/relayctl" queues --amqp-url "$AMQP_URL" --prefix "$PREFIX" --delete \
+        "$PREFIX.baseline" "$PREFIX.alerts.work" "$PREFIX.alerts.dead" \
+        "$PREFIX.alerts.parked" "$PREFIX.billable-users" >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
