@@ -7,8 +7,8 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
 use shared::alert::FieldError;
+use shared::error_body::ErrorBody;
 use std::fmt;
 
 /// An error answer: status, stable code, message, and for validation the offending fields.
@@ -24,32 +24,8 @@ pub struct ApiError {
     pub allow: Option<&'static str>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
-}
-
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: &'a str,
-    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
-    fields: &'a [FieldError],
-}
-
-macro_rules! constructors {
-    ($($name:ident => $status:ident, $code:literal;)*) => {
-        impl ApiError {
-            $(
-                pub fn $name(message: impl Into<String>) -> ApiError {
-                    ApiError::new(StatusCode::$status, $code, message)
-                }
-            )*
-        }
-    };
-}
-
-constructors! {
+shared::error_constructors! {
+    ApiError:
     malformed_json => BAD_REQUEST, "malformed_json";
     malformed_encoding => BAD_REQUEST, "malformed_encoding";
     invalid_payload => BAD_REQUEST, "invalid_payload";
@@ -170,12 +146,6 @@ impl ResponseError for ApiError {
         if let Some(methods) = self.allow {
             response.insert_header((header::ALLOW, HeaderValue::from_static(methods)));
         }
-        response.json(Body {
-            error: Inner {
-                code: self.code,
-                message: &self.message,
-                fields: &self.fields,
-            },
-        })
+        response.json(ErrorBody::new(self.code, &self.message, &self.fields))
     }
 }

@@ -11,8 +11,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use opstate::store::silences::ChangeError;
 use opstate::DbError;
-use serde::Serialize;
 use shared::alert::FieldError;
+use shared::error_body::ErrorBody;
 use std::fmt;
 
 /// `Retry-After` of a 503 while PostgreSQL is away: long enough not to hammer it, short
@@ -32,32 +32,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
-}
-
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: &'a str,
-    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
-    fields: &'a [FieldError],
-}
-
-macro_rules! constructors {
-    ($($name:ident => $status:ident, $code:literal;)*) => {
-        impl ApiError {
-            $(
-                pub fn $name(message: impl Into<String>) -> ApiError {
-                    ApiError::new(StatusCode::$status, $code, message)
-                }
-            )*
-        }
-    };
-}
-
-constructors! {
+shared::error_constructors! {
+    ApiError:
     malformed_json => BAD_REQUEST, "malformed_json";
     query_too_broad => BAD_REQUEST, "query_too_broad";
     token_missing => UNAUTHORIZED, "token_missing";
@@ -216,13 +192,7 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
-        response.json(Body {
-            error: Inner {
-                code: self.code,
-                message: &self.message,
-                fields: &self.fields,
-            },
-        })
+        response.json(ErrorBody::new(self.code, &self.message, &self.fields))
     }
 }
 

@@ -18,6 +18,7 @@ pub mod backoff;
 pub mod billing;
 pub mod config;
 pub mod envelope;
+pub mod error_body;
 pub mod json;
 pub mod message;
 pub mod shutdown;
