@@ -5,104 +5,28 @@
 //! series that does not exist answers "no data", not 0. So every label set known in advance
 //! is created at start, in one place (`Metrics::create_known_series`); the dashboard
 //! (`deploy/grafana/alert-relay.json`) and the alert rules then see 0 on a fresh worker.
+//!
+//! [`labels`] holds the label sets and the label values known in advance; this file the
+//! families, their registration and the Syncro client's observer.
 
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::time::Duration;
-use syncro::{Class, ErrorKind, RequestEvent, RequestObserver};
+use syncro::{Class, RequestEvent, RequestObserver};
 
-use crate::billing::outcome::OrgResult;
+mod labels;
 
-/// `config_reloads{result}`: [`crate::config::reload`].
-const RELOAD_RESULTS: [&str; 2] = ["ok", "rejected"];
-/// `group_lookups{result}`: `handler/create.rs`.
-const GROUP_LOOKUP_RESULTS: [&str; 2] = ["found", "none"];
-/// `device_lookups{outcome}`: [`crate::handler::enrich::DeviceOutcome`]'s labels.
-const DEVICE_OUTCOMES: [&str; 5] = ["name", "serial", "mac", "none", "failed"];
-/// `contact_lookups{outcome}`: [`crate::handler::contact::ContactOutcome::label`].
-const CONTACT_OUTCOMES: [&str; 4] = ["found", "created", "none", "failed"];
-/// `rmm_alerts{outcome}`: `handler/rmm.rs`.
-const RMM_OUTCOMES: [&str; 6] = ["raised", "found", "cleared", "muted", "skipped", "failed"];
-/// `billing_counts{result}`: [`crate::billing::counts`].
-const BILLING_COUNT_RESULTS: [&str; 3] = ["kept", "older", "undecodable"];
-/// `billing_outcomes{outcome}`: every [`OrgResult`].
-const BILLING_OUTCOMES: [OrgResult; 7] = [
-    OrgResult::Updated,
-    OrgResult::Unchanged,
-    OrgResult::SkippedCountedType,
-    OrgResult::MissingSchedule,
-    OrgResult::MissingLine,
-    OrgResult::NoCount,
-    OrgResult::Error,
-];
-/// `dead_lettered{kind}` known in advance: a message that cannot be decoded, and the Syncro
-/// failures without an HTTP status (labelled as [`crate::store::Failure::of`] does). The
-/// failures with a status (`syncro_422`, `syncro_401`, ...) appear when they first happen.
-const DEAD_LETTER_KINDS: [&str; 1] = ["undecodable"];
-const STATUSLESS_SYNCRO_FAILURES: [ErrorKind; 5] = [
-    ErrorKind::Config,
-    ErrorKind::Connect,
-    ErrorKind::Timeout,
-    ErrorKind::ConnectionLost,
-    ErrorKind::TooManyPages,
-];
-/// The urgencies of [`BudgetLabels`], by [`syncro::Priority::urgency`] (0 = critical).
-const URGENCY: [&str; 5] = ["critical", "high", "medium", "low", "info"];
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TierLabels {
-    pub tier: String,
-}
-
-impl TierLabels {
-    /// The tier of a retry delay, named by its seconds (`30s`), as the retry queue is.
-    pub fn of(delay: Duration) -> TierLabels {
-        TierLabels {
-            tier: format!("{}s", delay.as_secs()),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct KindLabels {
-    pub kind: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ResultLabels {
-    pub result: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct OutcomeLabels {
-    pub outcome: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
-    pub route: String,
-    pub status: String,
-}
-
-/// A request class of the shared budget ([`syncro::Class`]) and its urgency.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct BudgetLabels {
-    pub class: String,
-    pub urgency: String,
-}
-
-impl BudgetLabels {
-    pub fn of(priority: &syncro::Priority) -> BudgetLabels {
-        BudgetLabels {
-            class: priority.class.as_str().to_string(),
-            urgency: URGENCY[usize::from(priority.urgency.min(4))].to_string(),
-        }
-    }
-}
+pub use labels::{
+    dead_letter_kind, BudgetLabels, KindLabels, OutcomeLabels, RequestLabels, ResultLabels,
+    TierLabels,
+};
+use labels::{
+    BILLING_COUNT_RESULTS, BILLING_OUTCOMES, CONTACT_OUTCOMES, DEAD_LETTER_KINDS, DEVICE_OUTCOMES,
+    GROUP_LOOKUP_RESULTS, RELOAD_RESULTS, RMM_OUTCOMES, STATUSLESS_SYNCRO_FAILURES, URGENCY,
+};
 
 /// Creates the series of `labels` in `family`, at 0.
 fn create<L: Clone + std::hash::Hash + Eq, M, C: MetricConstructor<M>>(
@@ -493,7 +417,7 @@ impl Metrics {
         let kinds = DEAD_LETTER_KINDS.iter().map(|k| k.to_string()).chain(
             STATUSLESS_SYNCRO_FAILURES
                 .iter()
-                .map(|k| format!("syncro_{}", k.as_str())),
+                .map(|k| dead_letter_kind(k.as_str())),
         );
         create(&self.dead_lettered, kinds.map(|kind| KindLabels { kind }));
         let budget = || {

@@ -38,10 +38,7 @@ impl Failure {
     /// A Syncro failure as recorded: its label, what Syncro said, whether a retry may help.
     pub fn of(error: &syncro::SyncroError) -> Failure {
         Failure {
-            kind: match error.status() {
-                Some(status) => format!("syncro_{status}"),
-                None => format!("syncro_{}", error.kind().as_str()),
-            },
+            kind: crate::metrics::dead_letter_kind(&error.status_label()),
             why: error.to_string(),
             retryable: syncro::classify(error).is_retryable(),
         }
