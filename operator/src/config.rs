@@ -1,9 +1,8 @@
 //! What the operator API needs of the configuration, checked at start with every problem
 //! reported together: the prefix (it names the PostgreSQL schema), the listen address, the
-//! PostgreSQL URL and schema, the silence limits and the tokens.
-//!
-//! shared's `Settings` has no `validate_operator` yet, so the checks live here; they use
-//! only what the operator reads.
+//! PostgreSQL URL and schema, the silence limits and the tokens, and the workers' own
+//! sections (the API maps, explains and replays as the workers do, so it reads the same
+//! file and refuses to start on one the workers would refuse).
 
 use crate::auth::Tokens;
 use opstate::silence::Limits;
@@ -15,12 +14,12 @@ const MAX_SILENCE_HOURS: u64 = 24 * 366;
 
 /// Checks what the operator uses; its tokens when everything is right.
 pub fn check(settings: &Settings, env: EnvLookup, path: &Path) -> Result<Tokens, ConfigError> {
-    let mut problems: Vec<String> = settings
-        .common_problems()
-        .into_iter()
-        // The operator does not talk to RabbitMQ (yet): its settings are not its business.
-        .filter(|p| !p.starts_with("amqp."))
-        .collect();
+    // The workers' checks include the common ones (prefix, broker, Redis, Syncro, PostgreSQL).
+    let mut problems: Vec<String> =
+        match processor::config::ProcessorConfig::from_settings(settings) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems,
+        };
     let operator = &settings.operator;
     if operator.listen.parse::<std::net::SocketAddr>().is_err() {
         problems.push(format!(

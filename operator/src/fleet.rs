@@ -15,8 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
-/// The retry tiers the workers use when the configuration does not name them.
-const DEFAULT_RETRY_TIERS: [u64; 5] = [5, 30, 120, 600, 3600];
 /// The longest a connection attempt may take, and the pause between attempts.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const RECONNECT_EVERY: Duration = Duration::from_secs(2);
@@ -67,11 +65,10 @@ fn host_of(url: &str) -> Option<String> {
 
 impl Fleet {
     /// Starts the task keeping the connection (it never makes the caller wait).
-    pub fn start(settings: &Settings) -> Fleet {
-        let tiers = retry_tiers(settings);
-        let topology = Topology::new(&settings.prefix).with_retry_tiers(&tiers);
+    /// `topology` is the workers' (their queue names and retry tiers).
+    pub fn start(settings: &Settings, topology: &Topology) -> Fleet {
         let mut queues = vec![("work".to_string(), topology.work_queue())];
-        for (i, tier) in tiers.iter().enumerate() {
+        for (i, tier) in topology.retry_tiers().iter().enumerate() {
             if let Some(queue) = topology.retry_queue(i) {
                 queues.push((format!("retry {}s", tier.as_secs()), queue));
             }
@@ -146,29 +143,6 @@ async fn keep(url: SecretString, slot: Arc<Mutex<Option<Connection>>>) {
         }
         tokio::time::sleep(RECONNECT_EVERY).await;
     }
-}
-
-/// `processor.retry_tiers_secs` as the file says, else the workers' default.
-fn retry_tiers(settings: &Settings) -> Vec<Duration> {
-    let configured = settings
-        .processor_sections
-        .processor
-        .as_ref()
-        .and_then(|p| p.get("retry_tiers_secs"))
-        .and_then(|v| v.as_array())
-        .map(|tiers| {
-            tiers
-                .iter()
-                .filter_map(|t| t.as_integer())
-                .filter_map(|t| u64::try_from(t).ok())
-                .collect::<Vec<_>>()
-        });
-    configured
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| DEFAULT_RETRY_TIERS.to_vec())
-        .into_iter()
-        .map(Duration::from_secs)
-        .collect()
 }
 
 /// One queue's depth.

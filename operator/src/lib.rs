@@ -14,6 +14,8 @@
 //! - [`state`]: what every handler shares ([`state::AppState`]).
 //! - [`fleet`]: what the status reads beyond PostgreSQL: queue depths in RabbitMQ, the
 //!   Syncro budget.
+//! - [`workers`]: the workers' side: their configuration, Redis state, and Syncro through
+//!   their shared limiter.
 //! - [`config`]: what the operator needs of the configuration, checked at start.
 //! - [`error`]: every failure mapped to a stable JSON error.
 
@@ -24,5 +26,6 @@ pub mod fleet;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod workers;
 
 pub use startup::{run, serve};

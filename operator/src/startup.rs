@@ -54,6 +54,8 @@ pub async fn serve(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = Db::lazy(&settings.postgres, &settings.prefix).context("PostgreSQL settings")?;
+    let workers = crate::workers::Workers::new(&settings)?;
+    let fleet = crate::fleet::Fleet::start(&settings, &workers.topology());
     let migrated = Arc::new(AtomicBool::new(false));
     let migration = tokio::spawn(migrate(db.clone(), migrated.clone()));
     let names = tokens.names();
@@ -61,7 +63,8 @@ pub async fn serve(
         db.clone(),
         migrated,
         crate::config::limits(&settings),
-        crate::fleet::Fleet::start(&settings),
+        fleet,
+        workers,
     ));
     let closing = state.clone();
 

@@ -18,6 +18,8 @@ pub struct AppState {
     pub limits: Limits,
     /// The queues and the budget, for the status.
     pub fleet: crate::fleet::Fleet,
+    /// The workers' configuration, Redis state and Syncro (through their limiter).
+    pub workers: crate::workers::Workers,
 }
 
 impl AppState {
@@ -26,12 +28,14 @@ impl AppState {
         migrated: Arc<AtomicBool>,
         limits: Limits,
         fleet: crate::fleet::Fleet,
+        workers: crate::workers::Workers,
     ) -> AppState {
         AppState {
             db,
             migrated,
             limits,
             fleet,
+            workers,
         }
     }
 

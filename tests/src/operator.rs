@@ -27,14 +27,29 @@ pub fn postgres_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-/// Configuration text of a test deployment whose operator state is at `postgres_url`.
+/// Configuration text of a test deployment whose operator state is at `postgres_url`, with
+/// the workers' sections of every test stack and a Syncro nobody answers at (the API reads
+/// the workers' file; see [`config_with`] for a Syncro of the test's own).
 pub fn config(ctx: &Context, postgres_url: &str, extra: &str) -> String {
+    config_with(ctx, postgres_url, "http://127.0.0.1:9/api/v1", extra)
+}
+
+/// [`config`] with the workers' Syncro at `syncro_url` (a simulator's, or another account's).
+pub fn config_with(ctx: &Context, postgres_url: &str, syncro_url: &str, extra: &str) -> String {
+    let workers = crate::processor::config(
+        ctx,
+        &ctx.amqp_url,
+        &crate::processor::redis_url(),
+        syncro_url,
+        "",
+    );
+    beside(&workers, postgres_url, extra)
+}
+
+/// The operator's sections after the workers' configuration `workers`.
+fn beside(workers: &str, postgres_url: &str, extra: &str) -> String {
     format!(
-        r#"
-prefix = "{prefix}"
-[log]
-format = "pretty"
-level = "warn"
+        r#"{workers}
 [postgres]
 url = "{postgres_url}"
 timeout_ms = 2000
@@ -42,8 +57,7 @@ timeout_ms = 2000
 listen = "127.0.0.1:0"
 silence_max_hours = 48
 {extra}
-"#,
-        prefix = ctx.prefix,
+"#
     )
 }
 
@@ -80,6 +94,12 @@ impl TestOperator {
     /// Starts the operator API with the tests' PostgreSQL and tokens.
     pub async fn spawn(ctx: &Context) -> TestOperator {
         TestOperator::spawn_with(&config(ctx, &postgres_url(), "")).await
+    }
+
+    /// Starts the operator API beside a test stack: the workers' configuration of `stack`
+    /// (its simulator, Redis and broker), the tests' PostgreSQL.
+    pub async fn for_stack(stack: &crate::processor::Stack) -> TestOperator {
+        TestOperator::spawn_with(&beside(&stack.config, &postgres_url(), "")).await
     }
 
     /// Starts the operator API with `config_text` (checked as `main` would) on a free port.

@@ -414,7 +414,7 @@ async fn the_silence_form_shows_the_apis_problems_by_field_and_keeps_what_was_en
 async fn an_alert_whose_fields_hold_html_and_script_is_shown_as_text_in_its_trail() {
     let stack = Stack::start(|_| {}, "").await;
     let worker = TestProcessor::spawn(&stack.config);
-    let operator = TestOperator::spawn(&stack.ctx).await;
+    let operator = TestOperator::for_stack(&stack).await;
     operator.ready().await;
     let console = TestConsole::spawn(&operator.base_url, &[]);
     let script = "<script>alert(1)</script>";
@@ -566,11 +566,11 @@ async fn one_console_serves_two_accounts_each_change_going_to_its_own_operator_a
     // Two deployments (two prefixes, so two accounts), each with its own operator API.
     let (ctx_a, ctx_b) = (Context::new(), Context::new());
     let a = TestOperator::spawn(&ctx_a).await;
-    let syncro_b = "[syncro]\nurl = \"https://northwind.syncromsp.com/api/v1\"";
-    let b = TestOperator::spawn_with(&relay_tests::operator::config(
+    let b = TestOperator::spawn_with(&relay_tests::operator::config_with(
         &ctx_b,
         &relay_tests::operator::postgres_url(),
-        syncro_b,
+        "https://northwind.syncromsp.com/api/v1",
+        "",
     ))
     .await;
     a.ready().await;

@@ -152,7 +152,7 @@ async fn in_a_browser_a_person_signs_in_silences_an_organization_and_follows_ale
 ) -> anyhow::Result<()> {
     let stack = Stack::start(|_| {}, "").await;
     let worker = TestProcessor::spawn(&stack.config);
-    let operator = TestOperator::spawn(&stack.ctx).await;
+    let operator = TestOperator::for_stack(&stack).await;
     operator.fully_up().await;
     let console = TestConsole::spawn(
         &operator.base_url,
