@@ -31,16 +31,24 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
     Overview,
+    Mapping,
     Silences,
+    DeadLetters,
     Trail,
+    Configuration,
+    Billing,
     Audit,
     None,
 }
 
-const NAV: [(Nav, &str, &str); 4] = [
+const NAV: [(Nav, &str, &str); 8] = [
     (Nav::Overview, "/", "Overview"),
+    (Nav::Mapping, "/mapping", "Mapping"),
     (Nav::Silences, "/silences", "Silences"),
+    (Nav::DeadLetters, "/dead-letters", "Dead letters"),
     (Nav::Trail, "/trail", "Trail"),
+    (Nav::Configuration, "/configuration", "Configuration"),
+    (Nav::Billing, "/billing", "Billing"),
     (Nav::Audit, "/audit", "Audit log"),
 ];
 

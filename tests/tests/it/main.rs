@@ -56,6 +56,7 @@
 mod accounts;
 mod alertmanager;
 mod billing;
+mod browser;
 mod budget;
 mod console;
 mod console_browser;
