@@ -54,6 +54,8 @@ run_wrk() { # port label
 # CPU time (user + system, clock ticks) a process has used so far; 0 when there is none.
 cpu_ticks() { [ -n "$1" ] && awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 BROKER_PID=${BENCH_BROKER_PID:-$(pgrep -x -o beam.smp || true)}
+# Every PostgreSQL process's CPU (ingest's trail writer keeps its connections for the run).
+pg_ticks() { local t=0 p; for p in $(pgrep -x postgres); do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
 json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 queued() { timeout 20 "$BIN/relayctl" queues --amqp-url "$AMQP_URL" "$1" | awk '{print $2}'; }
 settle() { # queue expected
@@ -97,20 +99,21 @@ if [ -n "${BENCH_PERF:-}" ]; then
     perf record -q -e cpu-clock -F 499 --call-graph dwarf,16384 -p "$INGEST_PID" -o "$BENCH_PERF" &
     PERF_PID=$!
 fi
-ING_CPU0=$(cpu_ticks $INGEST_PID) BROKER_CPU0=$(cpu_ticks "$BROKER_PID")
+ING_CPU0=$(cpu_ticks $INGEST_PID) BROKER_CPU0=$(cpu_ticks "$BROKER_PID") PG_CPU0=$(pg_ticks)
 ING=$(run_wrk $INGEST_PORT ingest)
 ING_CPU=$(($(cpu_ticks $INGEST_PID) - ING_CPU0)) ING_BROKER_CPU=$(($(cpu_ticks "$BROKER_PID") - BROKER_CPU0))
+ING_PG_CPU=$(($(pg_ticks) - PG_CPU0))
 if [ -n "${BENCH_PERF:-}" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
 RSS_PEAK=$(awk '/VmHWM/ {print $2}' "/proc/$INGEST_PID/status")
 ING_Q=$(settle "$PREFIX.alerts.work" "$(json "$ING" accepted)")
 
 python3 - "$BASE" "$ING" "$BASE_Q" "$ING_Q" "$RSS_IDLE" "$RSS_PEAK" "$DURATION" "$CONNECTIONS" \
-    "$BASE_CPU" "$ING_CPU" "$BASE_BROKER_CPU" "$ING_BROKER_CPU" "$(getconf CLK_TCK)" <<'PY'
+    "$BASE_CPU" "$ING_CPU" "$BASE_BROKER_CPU" "$ING_BROKER_CPU" "$(getconf CLK_TCK)" "$ING_PG_CPU" <<'PY'
 import json, sys
 base, ing = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 base_q, ing_q, idle, peak = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 duration, connections = sys.argv[7], sys.argv[8]
-base_cpu, ing_cpu, base_broker, ing_broker, tck = (int(a) for a in sys.argv[9:14])
+base_cpu, ing_cpu, base_broker, ing_broker, tck, ing_pg = (int(a) for a in sys.argv[9:15])
 print(f"\nwrk -t2 -c{connections} -d{duration}s, distinct signed alerts of ~600 bytes, quorum queues\n")
 print("| target | requests/s | p50 ms | p99 ms | 202s | queued | unanswered at stop | other answers | socket errors |")
 print("|---|---|---|---|---|---|---|---|---|")
@@ -126,7 +129,8 @@ print(f"ingest RSS: {idle / 1024:.1f} MB idle, {peak / 1024:.1f} MB peak")
 # how much of the cores the others left.
 per = lambda ticks, r: f"{1e6 * ticks / tck / max(r['requests'], 1):.0f}"
 print(f"CPU µs per request: baseline {per(base_cpu, base)}, ingest {per(ing_cpu, ing)}; "
-      f"RabbitMQ {per(base_broker, base)} (baseline's), {per(ing_broker, ing)} (ingest's)")
+      f"RabbitMQ {per(base_broker, base)} (baseline's), {per(ing_broker, ing)} (ingest's); "
+      f"PostgreSQL {per(ing_pg, ing)} (ingest's trail)")
 print("every 202 queued, nothing queued beyond the requests in flight at stop:", "yes" if ok else "NO")
 sys.exit(0 if ok else 1)
 PY
