@@ -142,6 +142,27 @@ impl OperatorApi {
         self.call(request, &self.token, Some(user)).await
     }
 
+    /// `PUT path` for `user`, with a JSON body.
+    pub async fn put<T: DeserializeOwned>(
+        &self,
+        user: &User,
+        path: &str,
+        body: &Value,
+    ) -> Result<T, ApiError> {
+        let request = self.http.put(format!("{}{path}", self.base)).json(body);
+        self.call(request, &self.token, Some(user)).await
+    }
+
+    /// `DELETE path` for `user`.
+    pub async fn delete<T: DeserializeOwned>(
+        &self,
+        user: &User,
+        path: &str,
+    ) -> Result<T, ApiError> {
+        let request = self.http.delete(format!("{}{path}", self.base));
+        self.call(request, &self.token, Some(user)).await
+    }
+
     /// Who `token` is (a token sign-in); the token is used for this call only.
     pub async fn whoami(&self, token: &SecretString) -> Result<Whoami, ApiError> {
         let request = self.http.get(format!("{}/v1/whoami", self.base));

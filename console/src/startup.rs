@@ -5,7 +5,9 @@
 //! headers ([`SECURITY_HEADERS`]); the stylesheet is compiled into the binary.
 
 use crate::config::ConsoleConfig;
-use crate::pages::{audit, overview, sign_in, silences, trail};
+use crate::pages::{
+    audit, billing, configuration, dead_letters, mapping, overview, sign_in, silences, trail,
+};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
@@ -108,12 +110,43 @@ fn build(
             .route("/", web::get().to(overview::show))
             .route("/pause", web::post().to(overview::pause))
             .route("/resume", web::post().to(overview::resume))
+            .route("/mapping", web::get().to(mapping::show))
+            .route("/mapping/set", web::post().to(mapping::set))
+            .route("/mapping/ignore", web::post().to(mapping::ignore))
+            .route("/mapping/remove", web::post().to(mapping::remove))
             .route("/silences", web::get().to(silences::show))
             .route("/silences", web::post().to(silences::create))
             .route("/silences/{id}/extend", web::post().to(silences::extend))
             .route("/silences/{id}/expire", web::post().to(silences::expire))
             .route("/trail", web::get().to(trail::show))
             .route("/audit", web::get().to(audit::show))
+            .route("/configuration", web::get().to(configuration::show))
+            .route(
+                "/configuration/explain",
+                web::post().to(configuration::explain),
+            )
+            .route("/billing", web::get().to(billing::show))
+            .route("/dead-letters", web::get().to(dead_letters::show))
+            .route(
+                "/dead-letters/replay",
+                web::get().to(dead_letters::actions::dry_run),
+            )
+            .route(
+                "/dead-letters/replay",
+                web::post().to(dead_letters::actions::replay),
+            )
+            .route(
+                "/dead-letters/purge",
+                web::get().to(dead_letters::actions::confirm),
+            )
+            .route(
+                "/dead-letters/purge",
+                web::post().to(dead_letters::actions::purge),
+            )
+            .route(
+                "/dead-letters/{id}",
+                web::get().to(dead_letters::letter::show),
+            )
             .default_service(web::to(sign_in::not_found))
     })
     .listen(listener)

@@ -135,18 +135,37 @@ impl Background {
 }
 
 /// The `received` step of one accepted alert: who sent it, and the few fields an operator
-/// looks for first (no description or details: they are in the queue message), at the time
-/// the request was received (the message's `received_at`).
+/// looks for first, with every field a silence can match on (organization name, device,
+/// user, rules: so a silence's preview matches recent alerts as the workers would), at the
+/// time the request was received (the message's `received_at`). No description or details:
+/// they are in the queue message.
 pub fn received(message_id: &str, message: &AlertMessage) -> Event {
     let alert = &message.alert;
+    let mut detail = serde_json::json!({
+        "event_type": alert.event_type,
+        "severity": alert.severity.as_str(),
+        "status": alert.status.as_str(),
+        "title": clip(&alert.title, TITLE_CHARS),
+    });
+    let optional = [
+        (
+            "organization_name",
+            serde_json::to_value(&alert.organization.name),
+        ),
+        ("user", serde_json::to_value(&alert.user)),
+        ("device", serde_json::to_value(&alert.device)),
+        ("respond_rule", serde_json::to_value(&alert.respond_rule)),
+        ("ioc_rule", serde_json::to_value(&alert.ioc_rule)),
+    ];
+    for (key, value) in optional {
+        match value {
+            Ok(value) if !value.is_null() => detail[key] = value,
+            _ => {}
+        }
+    }
     let mut step = Event::new(Step::Received, message_id, &message.source)
         .sender(&alert.id, &alert.organization.id)
-        .detail(serde_json::json!({
-            "event_type": alert.event_type,
-            "severity": alert.severity.as_str(),
-            "status": alert.status.as_str(),
-            "title": clip(&alert.title, TITLE_CHARS),
-        }));
+        .detail(detail);
     step.at = message.received_at;
     step
 }
@@ -221,6 +240,7 @@ mod tests {
                 "severity": "high",
                 "status": "firing",
                 "title": "Ransomware on pc-1",
+                "organization_name": "Contoso",
             })
         );
     }

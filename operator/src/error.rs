@@ -106,6 +106,16 @@ impl ApiError {
         )
     }
 
+    /// 422: an alert to explain that is not a valid canonical alert, every problem named.
+    pub fn invalid_alert(fields: Vec<FieldError>) -> ApiError {
+        ApiError::with_fields(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_alert",
+            "the alert",
+            fields,
+        )
+    }
+
     /// 422: a pause without a usable reason.
     pub fn invalid_pause(fields: Vec<FieldError>) -> ApiError {
         ApiError::with_fields(
@@ -124,6 +134,61 @@ impl ApiError {
             "the operator state (PostgreSQL) is unavailable; nothing was changed, try again",
         );
         error.retry_after = Some(RETRY_AFTER_SECS);
+        error
+    }
+}
+
+/// The dead letters' errors (`routes::dead_letters`).
+impl ApiError {
+    /// 503 with `Retry-After`: something the request needs is away; nothing was changed.
+    fn unavailable(code: &'static str, message: &str) -> ApiError {
+        let mut error = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message);
+        error.retry_after = Some(RETRY_AFTER_SECS);
+        error
+    }
+
+    /// 503: RabbitMQ cannot be reached now (the dead-letter queue is there).
+    pub fn rabbitmq_unavailable() -> ApiError {
+        ApiError::unavailable(
+            "rabbitmq_unavailable",
+            "RabbitMQ (the dead-letter queue) is unavailable; nothing was changed, try again",
+        )
+    }
+
+    /// 503: the workers' Redis (the grouping state a dry run reads) cannot be read now.
+    pub fn workers_redis_unavailable() -> ApiError {
+        ApiError::unavailable(
+            "redis_unavailable",
+            "the workers' Redis is unavailable; nothing was changed, try again",
+        )
+    }
+
+    /// 503: another dead-letter operation of this API is still running.
+    pub fn dead_letters_busy() -> ApiError {
+        ApiError::unavailable(
+            "dead_letters_busy",
+            "another dead-letter operation is still running; nothing was changed, try again",
+        )
+    }
+
+    /// 422: a dead-letter request's fields with problems, every one named; nothing changed.
+    pub fn invalid_dead_letter_request(fields: Vec<FieldError>) -> ApiError {
+        ApiError::with_fields(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_dead_letter_request",
+            "the request",
+            fields,
+        )
+    }
+
+    /// 422: a purge without `"confirm": true`; nothing was removed.
+    pub fn confirmation_required(field: &str, message: &str) -> ApiError {
+        let mut error = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "confirmation_required",
+            message,
+        );
+        error.fields = vec![FieldError::new(field, message)];
         error
     }
 }

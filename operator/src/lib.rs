@@ -14,15 +14,22 @@
 //! - [`state`]: what every handler shares ([`state::AppState`]).
 //! - [`fleet`]: what the status reads beyond PostgreSQL: queue depths in RabbitMQ, the
 //!   Syncro budget.
+//! - [`reach`]: whether Syncro takes the workers' token, checked at most once a minute.
+//! - [`deadletters`]: the dead-letter queue as the API reaches it: a broker of its own,
+//!   started on first use, one operation at a time, at most `CAP` letters each.
 //! - [`workers`]: the workers' side: their configuration, Redis state, and Syncro through
 //!   their shared limiter.
+//! - [`customers`]: the Syncro customers, cached a few minutes for the mapping wizard.
 //! - [`config`]: what the operator needs of the configuration, checked at start.
 //! - [`error`]: every failure mapped to a stable JSON error.
 
 pub mod auth;
 pub mod config;
+pub mod customers;
+pub mod deadletters;
 pub mod error;
 pub mod fleet;
+pub mod reach;
 pub mod routes;
 pub mod startup;
 pub mod state;

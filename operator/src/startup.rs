@@ -10,7 +10,10 @@
 
 use crate::auth::Tokens;
 use crate::error::{self, ApiError};
-use crate::routes::{audit, health, openapi, pause, silences, sources, status, trail, whoami};
+use crate::routes::{
+    activity, audit, billing, configuration, dead_letters, explain, health, mappings, openapi,
+    pause, silences, sources, status, trail, whoami,
+};
 use crate::state::AppState;
 use actix_web::dev::Server;
 use actix_web::http::header;
@@ -86,6 +89,7 @@ pub async fn serve(
     let served = server.await.context("server failed");
     migration.abort();
     closing.fleet.close().await;
+    closing.dead_letters.close().await;
     db.pool().close().await;
     tracing::info!("operator API stopped");
     served
@@ -135,6 +139,9 @@ fn build_server(
                     .route(web::get().to(silences::list))
                     .route(web::post().to(silences::add)),
             )
+            .service(
+                resource("/v1/silences/preview", "POST").route(web::post().to(silences::preview)),
+            )
             .service(resource("/v1/silences/{id}", "GET").route(web::get().to(silences::get)))
             .service(
                 resource("/v1/silences/{id}/expire", "POST")
@@ -155,6 +162,35 @@ fn build_server(
             .service(resource("/v1/sources", "GET").route(web::get().to(sources::list)))
             .service(resource("/v1/status", "GET").route(web::get().to(status::show)))
             .service(resource("/v1/whoami", "GET").route(web::get().to(whoami::show)))
+            .service(resource("/v1/mappings", "GET").route(web::get().to(mappings::list)))
+            .service(
+                resource("/v1/mappings/{organization}", "PUT, DELETE")
+                    .route(web::put().to(mappings::set))
+                    .route(web::delete().to(mappings::remove)),
+            )
+            .service(
+                resource("/v1/syncro/customers", "GET")
+                    .route(web::get().to(mappings::customer_list)),
+            )
+            .service(
+                resource("/v1/dead-letters", "GET").route(web::get().to(dead_letters::overview)),
+            )
+            .service(
+                resource("/v1/dead-letters/replay", "POST")
+                    .route(web::post().to(dead_letters::replay)),
+            )
+            .service(
+                resource("/v1/dead-letters/purge", "POST")
+                    .route(web::post().to(dead_letters::purge)),
+            )
+            .service(
+                resource("/v1/dead-letters/{message_id}", "GET")
+                    .route(web::get().to(dead_letters::show)),
+            )
+            .service(resource("/v1/activity", "GET").route(web::get().to(activity::show)))
+            .service(resource("/v1/configuration", "GET").route(web::get().to(configuration::show)))
+            .service(resource("/v1/explain", "POST").route(web::post().to(explain::explain)))
+            .service(resource("/v1/billing", "GET").route(web::get().to(billing::show)))
             .default_service(web::to(not_found))
     })
     .listen(listener)

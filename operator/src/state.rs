@@ -20,6 +20,10 @@ pub struct AppState {
     pub fleet: crate::fleet::Fleet,
     /// The workers' configuration, Redis state and Syncro (through their limiter).
     pub workers: crate::workers::Workers,
+    /// The dead-letter queue, through a broker of the API's own (started on first use).
+    pub dead_letters: crate::deadletters::DeadLetters,
+    /// Whether Syncro takes the workers' token: checked at most once a minute.
+    pub reach: crate::reach::ReachCheck,
 }
 
 impl AppState {
@@ -30,12 +34,15 @@ impl AppState {
         fleet: crate::fleet::Fleet,
         workers: crate::workers::Workers,
     ) -> AppState {
+        let dead_letters = crate::deadletters::DeadLetters::new(workers.broker_options());
         AppState {
+            dead_letters,
             db,
             migrated,
             limits,
             fleet,
             workers,
+            reach: crate::reach::ReachCheck::default(),
         }
     }
 
@@ -54,5 +61,23 @@ impl AppState {
             Ok(db) => db.ping().await.is_ok(),
             Err(_) => false,
         }
+    }
+}
+
+impl AppState {
+    /// The workers' configuration with the console's mappings as they are now (the workers
+    /// read them within a second of a change), and whether they could be read (the file
+    /// alone when PostgreSQL is away). What explain and a replay's plan go by.
+    pub async fn workers_config(&self) -> (processor::config::ProcessorConfig, bool) {
+        let mut config = (*self.workers.config).clone();
+        let read = match self.db() {
+            Ok(db) => opstate::store::mappings::current(db).await.ok(),
+            Err(_) => None,
+        };
+        let found = read.is_some();
+        if let Some(console) = read {
+            config.mapping = config.mapping.with_console(Arc::new(console));
+        }
+        (config, found)
     }
 }

@@ -28,6 +28,8 @@ pub struct Workers {
     pub syncro: SyncroClient,
     /// The deployment's prefix (queues, keys, schema).
     pub prefix: String,
+    /// The Syncro customers, read a few minutes at a time (the mapping wizard's).
+    pub customers: crate::customers::CustomerCache,
     amqp_url: secrecy::SecretString,
     amqp_max_backoff: Duration,
 }
@@ -47,6 +49,7 @@ impl Workers {
             store,
             syncro,
             prefix: settings.prefix.clone(),
+            customers: Default::default(),
             amqp_url: settings.amqp.url.clone(),
             amqp_max_backoff: Duration::from_millis(settings.amqp.reconnect_max_backoff_ms),
         })

@@ -6,10 +6,10 @@
 //! - [`silence`]: what a silence is, pure: its checks, its schedule, matching alerts.
 //! - [`store`]: the tables, one module each; every operator change is written with its
 //!   audit row and a bump of the fleet's generation in one transaction.
-//! - [`watch`]: the workers' view (active silences, pause), polled by generation, kept
+//! - [`watch`]: the workers' view (active silences, pause, console mappings), polled by generation, kept
 //!   while PostgreSQL is away.
 //! - [`trail`]: each alert's steps, written by a buffered writer that never makes an alert
-//!   wait, searched by the operator API.
+//!   wait, searched by the operator API, and summed per hour for the console's overview.
 //!
 //! The alert path never waits on PostgreSQL: workers read [`watch::Watch`] and record to
 //! [`trail::TrailWriter`], both in memory.

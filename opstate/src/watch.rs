@@ -1,13 +1,15 @@
 //! The workers' view of the operator state: the silences active now, compiled for
-//! matching, and the pause switch, read again whenever the fleet's generation changes
+//! matching, the pause switch and the console's mappings, read again whenever the fleet's generation changes
 //! (polled every `postgres.refresh_ms`) and rebuilt when a window opens or closes.
 //!
 //! While PostgreSQL is away the last view stays in force; before the first read there are
-//! no silences and no pause: an unknown silence means a ticket, never a dropped alert.
+//! no silences, no pause and no console mapping: an unknown silence means a ticket, and an
+//! unknown mapping the configuration file's rule, never a dropped alert.
 
 use crate::db::Db;
 use crate::silence::{ActiveSilences, Silence};
 use crate::store::fleet::{self, PauseState};
+use crate::store::mappings::{self, ConsoleMappings};
 use crate::store::silences;
 use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -22,6 +24,9 @@ pub struct View {
     pub silences: Vec<Silence>,
     pub active: ActiveSilences,
     pub pause: PauseState,
+    /// The console's mappings (organization → customer or ignored); the file's `[mapping]`
+    /// decides first (the processor's `MappingConfig::decide`).
+    pub mappings: Arc<ConsoleMappings>,
     /// When PostgreSQL was last read successfully.
     pub read_at: Option<DateTime<Utc>>,
 }
@@ -33,6 +38,7 @@ impl View {
             silences: Vec::new(),
             active: ActiveSilences::empty(),
             pause: PauseState::default(),
+            mappings: Arc::default(),
             read_at: None,
         }
     }
@@ -138,16 +144,19 @@ async fn read(db: &Db, current: &View, now: DateTime<Utc>) -> crate::db::Result<
             silences: current.silences.clone(),
             active: ActiveSilences::new(&current.silences, now),
             pause: current.pause.clone(),
+            mappings: current.mappings.clone(),
             read_at: Some(now),
         }));
     }
     let silences = silences::current(db).await?;
     let pause = fleet::pause_state(db).await?;
+    let mappings = Arc::new(mappings::current(db).await?);
     Ok(Some(View {
         generation: Some(generation),
         active: ActiveSilences::new(&silences, now),
         silences,
         pause,
+        mappings,
         read_at: Some(now),
     }))
 }

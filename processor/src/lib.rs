@@ -12,10 +12,13 @@
 //! - [`config`]: every section of the configuration file, validated with every problem at
 //!   once; reload on SIGHUP; the online check against the Syncro account;
 //! - [`billing`]: billable-user counts and the monthly sync onto recurring invoices;
+//! - [`deadletters`]: the dead-letter queue as operators see it (read, count, filter, the
+//!   dry-run plan, replay, purge), shared by `relayctl dlq` and the operator API;
 //! - [`steer`]: the operator state (silences, pause, the trail) as a worker sees it, and the
 //!   fleet's duties (the ticket of each group a silence held, once it ends).
 //!
-//! Around them: [`startup`] wires a worker together, [`cli`] holds the `check-config` and
+//! Around them: [`matching`] suggests a Syncro customer for an unmapped organization (for
+//! `relayctl mappings suggest` and the operator API), [`startup`] wires a worker together, [`cli`] holds the `check-config` and
 //! `explain` subcommands, [`metrics`] the Prometheus metrics, [`template`] the `{placeholder}`
 //! language of subjects and note titles (parsed by `config`, rendered by `plan`). The Syncro
 //! client is its own crate, `syncro`.
@@ -26,7 +29,9 @@
 pub mod billing;
 pub mod cli;
 pub mod config;
+pub mod deadletters;
 pub mod handler;
+pub mod matching;
 pub mod metrics;
 pub mod plan;
 pub mod startup;

@@ -2,7 +2,8 @@
 //! limiter, the rate-limited Syncro client, the broker (with the retry queues), the handler,
 //! the consumer loop, the operator state ([`crate::steer`]: silences, pause, the trail, the
 //! fleet's duties), and the metrics endpoint; with a configuration file, SIGHUP reloads it
-//! ([`crate::config::reload`]). Parked alerts are released at start and after every reload.
+//! ([`crate::config::reload`]). Parked alerts are released at start, after every reload,
+//! and whenever the console's mappings this worker reads route differently.
 
 use crate::config::reload::ConfigHandle;
 use crate::config::ProcessorConfig;
@@ -102,6 +103,7 @@ pub async fn run_reloadable(
         metrics.clone(),
         settings,
         config_file,
+        steering.watch.clone(),
     ));
     let handler = Handler::new(Services {
         config,
@@ -129,8 +131,14 @@ pub async fn run_reloadable(
     result
 }
 
-/// Releases parked alerts at start, then (with a file) reloads the configuration on every
-/// SIGHUP and releases again after each successful reload. Runs until aborted.
+/// Releases parked alerts at start (once the console's mappings are read, at most
+/// [`FIRST_READ`] later); then, until aborted, reloads the configuration on every SIGHUP (with
+/// a file) and releases again after each reload that took and each new snapshot of the
+/// console's mappings ([`follow_console`]).
+///
+/// Every worker whose snapshot changed runs a pass (one at a time, under the fleet's lease):
+/// a worker that had not yet read the change may have parked a released alert again, and
+/// its own pass, after its view changed, releases it.
 async fn release_and_reload(
     broker: Broker,
     store: Store,
@@ -138,10 +146,11 @@ async fn release_and_reload(
     metrics: Arc<Metrics>,
     settings: Settings,
     config_file: Option<PathBuf>,
+    watch: opstate::watch::Watch,
 ) {
     use tokio::signal::unix::{signal, SignalKind};
     // Listen before the first pass, so a SIGHUP sent meanwhile is not lost.
-    let hangups = match &config_file {
+    let mut hangups = match &config_file {
         Some(_) => match signal(SignalKind::hangup()) {
             Ok(hangups) => Some(hangups),
             Err(e) => {
@@ -151,15 +160,74 @@ async fn release_and_reload(
         },
         None => None,
     };
+    let changed = Arc::new(tokio::sync::Notify::new());
+    let following = tokio::spawn(follow_console(
+        config.clone(),
+        watch.clone(),
+        changed.clone(),
+    ));
+    let _stop_following = AbortOnDrop(following);
+    watch.first_read(FIRST_READ).await;
+    config.apply_view(&watch.current());
     crate::worker::parking::release_until_done(&broker, &store, &config, &metrics).await;
-    let (Some(mut hangups), Some(path)) = (hangups, config_file) else {
-        return;
-    };
-    while hangups.recv().await.is_some() {
-        tracing::info!(path = %path.display(), "SIGHUP: reloading the configuration");
-        if crate::config::reload::reload(&path, &settings, &config, &metrics) {
+    loop {
+        let release = tokio::select! {
+            hangup = next_hangup(&mut hangups) => match (hangup, &config_file) {
+                (true, Some(path)) => {
+                    tracing::info!(path = %path.display(), "SIGHUP: reloading the configuration");
+                    crate::config::reload::reload(path, &settings, &config, &metrics)
+                }
+                _ => {
+                    hangups = None;
+                    false
+                }
+            },
+            _ = changed.notified() => {
+                tracing::info!(
+                    mappings = config.current().mapping.console.len(),
+                    "the console's mappings changed; releasing parked alerts"
+                );
+                true
+            }
+        };
+        if release {
             crate::worker::parking::release_until_done(&broker, &store, &config, &metrics).await;
         }
+    }
+}
+
+/// How long the first release pass waits for the operator state's first read.
+const FIRST_READ: Duration = Duration::from_secs(5);
+
+/// Applies every new view's console mappings to the running configuration as soon as it is
+/// read, and tells the release loop when they route differently (a change arriving during a
+/// pass leaves one more pass due).
+async fn follow_console(
+    config: Arc<ConfigHandle>,
+    mut watch: opstate::watch::Watch,
+    changed: Arc<tokio::sync::Notify>,
+) {
+    while watch.changed().await {
+        if config.apply_view(&watch.current()) {
+            changed.notify_one();
+        }
+    }
+}
+
+/// Aborts its task when dropped (the release loop is aborted at shutdown; so is this).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The next SIGHUP (`false` once the stream ended); never, without one.
+async fn next_hangup(hangups: &mut Option<tokio::signal::unix::Signal>) -> bool {
+    match hangups {
+        Some(hangups) => hangups.recv().await.is_some(),
+        None => std::future::pending().await,
     }
 }
 

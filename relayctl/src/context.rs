@@ -85,6 +85,28 @@ impl Context {
     }
 }
 
+impl Context {
+    /// The file's `[mapping]` with the console's mappings read from PostgreSQL, as the
+    /// workers decide; the file alone (and a warning) when the operator state cannot be read.
+    pub async fn effective_mapping(&self) -> processor::config::MappingConfig {
+        let settings = &self.settings;
+        let read = async {
+            let db = opstate::Db::lazy(&settings.postgres, &settings.prefix)?;
+            opstate::store::mappings::current(&db).await
+        };
+        match read.await {
+            Ok(console) => self.config.mapping.with_console(Arc::new(console)),
+            Err(e) => {
+                eprintln!(
+                    "warning: the console's mappings could not be read ({e}); going by the \
+                     configuration file alone"
+                );
+                self.config.mapping.clone()
+            }
+        }
+    }
+}
+
 /// Prints a configuration error the way the workers do and gives exit status 2.
 pub fn config_failure(error: &config::ConfigError) -> ExitCode {
     eprint!("{error}");

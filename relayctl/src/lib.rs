@@ -2,7 +2,8 @@
 //!
 //! One binary. Three command groups read the workers' own configuration file (`--config` or
 //! `RELAY_CONFIG`), each in its module:
-//! - [`dlq`]: the dead-letter queue: `stats`, `list`, `replay`, `purge`.
+//! - [`dlq`]: the dead-letter queue: `stats`, `list`, `show`, `replay`, `purge` (the
+//!   mechanism is `processor::deadletters`, which the operator API shares).
 //! - [`mappings`]: organizations seen without a mapping, and Syncro customers suggested for
 //!   them.
 //! - [`billing`]: billable-user counts against Syncro recurring invoices: `preview`, `sync`.

@@ -8,17 +8,22 @@
 //!   fleet's rate limiter) and applies [`matching`]'s rules; prints a snippet to paste under
 //!   `[mapping.organizations]`, each line with its reason as a comment, and the
 //!   organizations without a suggestion.
+//!
+//! Both leave out what is decided by now, by the configuration file or by a console mapping
+//! (read from PostgreSQL, when configured): the processor's one rule,
+//! [`processor::config::MappingConfig::decide`]. The matching rules are the processor's ([`matching`]), shared
+//! with the operator API's suggestions.
 
-pub mod matching;
+pub use processor::matching;
 
 use crate::context::Context;
 use clap::Subcommand;
-use matching::{Candidate, Org, Suggestion};
-use processor::config::MappingConfig;
+use matching::{Org, Suggestion};
+use processor::config::Decision;
 use processor::store::UnmappedOrg;
 use serde::Serialize;
 use std::process::ExitCode;
-use syncro::{Customer, CustomerFilter};
+use syncro::CustomerFilter;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -61,16 +66,14 @@ pub async fn run(context: Context, command: Command) -> ExitCode {
     }
 }
 
-/// The recorded organizations the configuration still does not map or ignore.
+/// The recorded organizations nothing maps or ignores by now: neither the file nor a
+/// console mapping ([`processor::config::MappingConfig::decide`]).
 pub async fn still_unmapped(context: &Context) -> anyhow::Result<Vec<UnmappedOrg>> {
+    let mapping = context.effective_mapping().await;
     let store = context.store()?;
     let mut orgs = store.unmapped().await?;
-    orgs.retain(|o| is_unmapped(&context.config.mapping, &o.id));
+    orgs.retain(|o| mapping.decide(&o.id) == Decision::Unmapped);
     Ok(orgs)
-}
-
-fn is_unmapped(mapping: &MappingConfig, org: &str) -> bool {
-    !mapping.organizations.contains_key(org) && !mapping.ignored_organizations.contains(org)
 }
 
 async fn unmapped(context: &Context, json: bool) -> anyhow::Result<()> {
@@ -139,11 +142,7 @@ async fn suggest(context: &Context, json: bool, min_score: f64) -> anyhow::Resul
         .all_customers(&CustomerFilter::default())
         .await?;
     let catch_all = context.config.mapping.catch_all_customer_id;
-    let candidates: Vec<Candidate> = customers
-        .iter()
-        .filter(|c| c.id != catch_all && c.disabled != Some(true))
-        .map(candidate)
-        .collect();
+    let candidates = matching::candidates(&customers, catch_all);
     let suggestions: Vec<OrgSuggestion> = orgs
         .into_iter()
         .map(|organization| {
@@ -166,41 +165,7 @@ async fn suggest(context: &Context, json: bool, min_score: f64) -> anyhow::Resul
     Ok(())
 }
 
-/// A Syncro customer as the rules see it: its name, the domains of its email, its contacts'
-/// emails and its `Domain`/`Website` custom fields, and its phone numbers.
-pub fn candidate(customer: &Customer) -> Candidate {
-    let mut domains = Vec::new();
-    let mut phones = Vec::new();
-    let mut add_domain = |text: Option<&str>| {
-        if let Some(domain) = text.and_then(matching::domain_of) {
-            if !domains.contains(&domain) {
-                domains.push(domain);
-            }
-        }
-    };
-    add_domain(customer.email.as_deref());
-    for contact in &customer.contacts {
-        add_domain(contact.email.as_deref());
-    }
-    for (key, value) in &customer.properties {
-        let key = key.to_lowercase();
-        if key.contains("domain") || key.contains("website") || key.contains("web site") {
-            add_domain(value.as_str());
-        }
-    }
-    for phone in [&customer.phone, &customer.mobile].into_iter().flatten() {
-        phones.push(phone.clone());
-    }
-    for contact in &customer.contacts {
-        phones.extend(contact.phone.iter().chain(&contact.mobile).cloned());
-    }
-    Candidate {
-        id: customer.id,
-        name: customer.display_name(),
-        domains,
-        phones,
-    }
-}
+pub use matching::candidate;
 
 /// The lines to paste under `[mapping.organizations]`, each suggestion with its reason as a
 /// comment, then the organizations left without one.
@@ -222,7 +187,7 @@ pub fn snippet(suggestions: &[OrgSuggestion], customers: usize) -> String {
             "# {}: {} ({}), score {:.2}, {}\n{} = {}\n",
             describe(&s.organization),
             one_line(&suggestion.customer_name),
-            reason_word(suggestion.reason),
+            suggestion.reason.word(),
             suggestion.score,
             one_line(&suggestion.detail),
             toml_string(&s.organization.id),
@@ -244,15 +209,6 @@ pub fn snippet(suggestions: &[OrgSuggestion], customers: usize) -> String {
         }
     }
     out
-}
-
-fn reason_word(reason: matching::Reason) -> &'static str {
-    match reason {
-        matching::Reason::Name => "name",
-        matching::Reason::Domain => "domain",
-        matching::Reason::Phone => "phone",
-        matching::Reason::Fuzzy => "fuzzy name",
-    }
 }
 
 fn describe(org: &UnmappedOrg) -> String {

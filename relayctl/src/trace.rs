@@ -10,12 +10,12 @@
 //! the API gives them. Nothing found exits 1.
 
 use crate::api::{self, Api, ApiArgs, ApiError};
-use crate::dlq::filter::parse_time;
 use crate::dlq::report::print_json;
 use crate::text::{span, utc, utc_millis};
 use chrono::{DateTime, Duration, Utc};
 use clap::ArgGroup;
 use opstate::trail::{Event, Step};
+use processor::deadletters::parse_time;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;

@@ -8,12 +8,24 @@
 //! both).
 //!
 //! - [`sign_in`]: the sign-in (password or operator token) and sign-out.
-//! - [`overview`]: the fleet at a glance, pause and resume.
+//! - [`overview`]: the fleet at a glance, pause and resume; [`activity`]: its last 24 hours
+//!   as a chart and the busiest lists.
+//! - [`mapping`]: the mapping wizard: organizations without a mapping, suggestions, the
+//!   console's and the file's mappings, the Syncro customers.
 //! - [`silences`]: list, create, extend, expire.
+//! - [`dead_letters`]: counts, filters, the list, one letter in full, replay (dry run
+//!   first) and purge (confirmed first).
 //! - [`trail`]: an alert's, an organization's or a ticket's steps.
+//! - [`configuration`]: the effective configuration, readable, and explain an alert.
+//! - [`billing`]: the billable-user sync's preview and this month's outcomes (read-only).
 //! - [`audit`]: who did what.
 
+pub mod activity;
 pub mod audit;
+pub mod billing;
+pub mod configuration;
+pub mod dead_letters;
+pub mod mapping;
 pub mod overview;
 pub mod sign_in;
 pub mod silences;

@@ -1,11 +1,14 @@
 //! The overview (`GET /`): the fleet on one page from the operator API's `GET /v1/status`
 //! (each part up or not, queue depths, the Syncro budget, the pause switch, silences, workers,
-//! quiet sources), and the pause and resume buttons for the operate role. With several
+//! quiet sources, whether Syncro takes the token), the last 24 hours' activity as a chart and
+//! the busiest organizations and event types (`GET /v1/activity`, drawn by
+//! [`super::activity`]), and the pause and resume buttons for the operate role. With several
 //! accounts, each account's status one under the other, each headed by its label, prefix and
 //! Syncro host; an account that cannot be read says so in its own block.
 
 use crate::api::{ApiError, Deployment};
 use crate::guard::{Change, Selected, Signed};
+use crate::pages::activity::{self, Activity};
 use crate::pages::{
     error_block, layout, notice, notice_block, page, see_other, when, Nav, PageError, Place,
 };
@@ -31,6 +34,20 @@ pub struct Status {
     pub budget: Option<Budget>,
     pub queues: Option<Vec<Queue>>,
     pub rabbitmq: String,
+    /// The workers' Redis as the operator API's ping found it (absent from an older API).
+    #[serde(default)]
+    pub redis: Option<String>,
+    /// Whether Syncro takes the workers' token (null until checked).
+    #[serde(default)]
+    pub syncro: Option<SyncroReach>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SyncroReach {
+    /// `ok`, `refused` or `unreachable`.
+    pub state: String,
+    pub checked_at: DateTime<Utc>,
+    pub detail: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,8 +150,24 @@ fn parts(status: &Status, b: &Block) -> Markup {
                         Some(w) => { (w.len()) " reporting" }
                     }
                 }
+                @if let Some(ping) = &status.redis {
+                    dt { "Redis" } dd { (up(ping == "up")) }
+                }
                 dt { "Redis (as workers see it)" } dd {
                     @if workers.is_empty() { "unknown (no worker reporting)" } @else { (up(redis)) }
+                }
+                dt { "Syncro reachable with the token" } dd {
+                    @match &status.syncro {
+                        None => { "not checked yet" }
+                        Some(s) => {
+                            @match s.state.as_str() {
+                                "ok" => span.up { "yes" },
+                                "refused" => span.down { "REFUSED" },
+                                _ => span.down { "UNREACHABLE" },
+                            }
+                            span.muted { " · " (s.detail) " · checked " (when(&s.checked_at)) }
+                        }
+                    }
                 }
             }
         }
@@ -280,7 +313,43 @@ async fn status_of(account: &Account, signed: &Signed) -> Result<Status, (ApiErr
     }
 }
 
-fn block(status: &Result<Status, (ApiError, bool)>, signed: &Signed, b: &Block) -> Markup {
+/// The last 24 hours: the chart, and the busiest organizations and event types.
+fn day(activity: &Result<Activity, ApiError>, b: &Block) -> Markup {
+    html! {
+        section.wide aria-labelledby=(b.id("day")) {
+            (b.heading("day", "The last 24 hours"))
+            @match activity {
+                Ok(a) => (activity::chart(a, &b.id("day-table"))),
+                Err(e) => (error_block(Some(&format!("The activity cannot be read: {}", e.headline())))),
+            }
+        }
+        @if let Ok(a) = activity {
+            section aria-labelledby=(b.id("busiest-orgs")) {
+                (b.heading("busiest-orgs", "Busiest organizations"))
+                (activity::busiest(&a.organizations, "Organization"))
+            }
+            section aria-labelledby=(b.id("busiest-types")) {
+                (b.heading("busiest-types", "Busiest event types"))
+                (activity::busiest(&a.event_types, "Event type"))
+            }
+        }
+    }
+}
+
+/// One account's last 24 hours of activity.
+async fn activity_of(account: &Account, signed: &Signed) -> Result<Activity, ApiError> {
+    account
+        .api
+        .get::<Activity>(&signed.user, "/v1/activity", &[("hours", "24")])
+        .await
+}
+
+fn block(
+    status: &Result<Status, (ApiError, bool)>,
+    activity: &Result<Activity, ApiError>,
+    signed: &Signed,
+    b: &Block,
+) -> Markup {
     html! {
         @match status {
             Ok(status) => div.grid {
@@ -288,6 +357,7 @@ fn block(status: &Result<Status, (ApiError, bool)>, signed: &Signed, b: &Block) 
                 (pause_section(status, signed, b))
                 (budget(status, b))
                 (silences(status, b))
+                (day(activity, b))
                 (queues(status, b))
                 (fleet(status, b))
             },
@@ -306,12 +376,9 @@ pub async fn show(
     state: web::Data<AppState>,
     query: web::Query<Done>,
 ) -> HttpResponse {
-    let statuses = futures_util::future::join_all(
-        state
-            .accounts
-            .iter()
-            .map(|account| status_of(account, &signed)),
-    )
+    let statuses = futures_util::future::join_all(state.accounts.iter().map(|account| async {
+        tokio::join!(status_of(account, &signed), activity_of(account, &signed))
+    }))
     .await;
     let several = state.several();
     let mut current = Place::known(&state, &selected.0, selected.0.deployment().as_ref());
@@ -320,7 +387,7 @@ pub async fn show(
         .iter()
         .zip(&statuses)
         .enumerate()
-        .map(|(n, (account, status))| {
+        .map(|(n, (account, (status, activity)))| {
             let b = Block {
                 place: Place::known(&state, account, account.deployment().as_ref()),
                 suffix: if several {
@@ -333,7 +400,7 @@ pub async fn show(
             if account.label == current.label {
                 current = b.place.clone();
             }
-            let body = block(status, &signed, &b);
+            let body = block(status, activity, &signed, &b);
             if !several {
                 return body;
             }

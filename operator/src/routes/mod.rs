@@ -5,8 +5,14 @@
 //! body is read. Changes go through opstate's store functions, which write the audit row in
 //! the change's own transaction: no route writes to the audit log itself.
 
+pub mod activity;
 pub mod audit;
+pub mod billing;
+pub mod configuration;
+pub mod dead_letters;
+pub mod explain;
 pub mod health;
+pub mod mappings;
 pub mod openapi;
 pub mod pause;
 pub mod silences;

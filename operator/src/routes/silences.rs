@@ -1,4 +1,5 @@
-//! Silences and maintenance windows: list, add, show, expire, extend.
+//! Silences and maintenance windows: list, add, show, expire, extend, and the preview of
+//! a new one (the recent alerts it would have matched).
 //!
 //! Every silence answered carries its `state` now (`active`, `pending`, `expired`) and how
 //! many alerts it has `suppressed`. A path id that is not a UUID names no silence: 404, as
@@ -11,7 +12,7 @@ use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use opstate::silence::{parse_duration, Silence, SilenceSpec, SilenceState, OPEN_END};
+use opstate::silence::{parse_duration, MatcherSet, Silence, SilenceSpec, SilenceState, OPEN_END};
 use opstate::store::silences;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -104,6 +105,93 @@ pub async fn add(
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/silences/{}", silence.id)))
         .json(SilenceView::new(&silence, Utc::now(), 0)))
+}
+
+/// How far back a preview looks: the trail's last day.
+const PREVIEW_HOURS: i64 = 24;
+/// At most this many recent alerts are checked by a preview (the newest).
+const PREVIEW_SCAN: i64 = 20_000;
+/// Matching alerts listed by a preview (all are counted).
+const PREVIEW_LISTED: usize = 20;
+
+/// One recent alert a preview matched.
+#[derive(Serialize)]
+struct PreviewAlert {
+    message_id: String,
+    sender_id: String,
+    source: String,
+    organization: String,
+    event_type: String,
+    severity: &'static str,
+    /// When ingest received it.
+    at: DateTime<Utc>,
+}
+
+/// The answer of a preview.
+#[derive(Serialize)]
+struct Preview {
+    /// The start of the alerts looked at.
+    since: DateTime<Utc>,
+    /// Alerts looked at (the newest [`PREVIEW_SCAN`] at most).
+    checked: usize,
+    /// Whether every alert since `since` was looked at.
+    complete: bool,
+    /// How many of them the silence's matchers match.
+    matched: usize,
+    /// The newest matching ones, at most [`PREVIEW_LISTED`].
+    alerts: Vec<PreviewAlert>,
+}
+
+/// `POST /v1/silences/preview`: the body of a new silence (checked as a new one, every
+/// problem named, 422); the recent alerts its matchers would have matched, whatever its
+/// schedule, from the trail's `received` steps. Nothing is stored or audited.
+pub async fn preview(
+    _: Reader,
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse> {
+    let spec = spec_of(body.into_inner(), &state)?;
+    let now = Utc::now();
+    let checked = spec.check(&state.limits, now).map_err(|problems| {
+        ApiError::invalid_silence(
+            problems
+                .into_iter()
+                .map(|p| FieldError::new(p.field, p.message))
+                .collect(),
+        )
+    })?;
+    let matchers = MatcherSet::compile(&checked.matchers)
+        .map_err(|e| ApiError::invalid_silence(vec![FieldError::new("matchers", e)]))?;
+    let since = now - chrono::Duration::hours(PREVIEW_HOURS);
+    let recent = opstate::trail::activity::recent_alerts(state.db()?, since, PREVIEW_SCAN).await?;
+    let checked_count = recent.len();
+    let mut matched = 0;
+    let mut alerts = Vec::new();
+    for (event, message) in recent {
+        if !matchers.matches(&message) {
+            continue;
+        }
+        matched += 1;
+        if alerts.len() < PREVIEW_LISTED {
+            let alert = message.alert;
+            alerts.push(PreviewAlert {
+                message_id: event.message_id,
+                sender_id: alert.id,
+                source: message.source,
+                organization: alert.organization.id,
+                event_type: alert.event_type,
+                severity: alert.severity.as_str(),
+                at: event.at,
+            });
+        }
+    }
+    Ok(HttpResponse::Ok().json(Preview {
+        since,
+        checked: checked_count,
+        complete: (checked_count as i64) < PREVIEW_SCAN,
+        matched,
+        alerts,
+    }))
 }
 
 /// The keys a silence must have: absent, each is a problem reported with all the others

@@ -3,7 +3,9 @@
 //! Each part is gathered on its own, so a store that is down blanks only its parts (`null`)
 //! and says so, never the whole answer: the operator state (pause, silences, overdue
 //! sources, the workers' reports and the budget they used) from PostgreSQL, the queue depths
-//! from RabbitMQ. To add a part: a field in [`StatusParts`], gathered in [`gather`].
+//! from RabbitMQ, a ping of the workers' Redis, and whether Syncro takes the workers' token
+//! ([`crate::reach`]: at most one `GET /me` a minute, however often the status is read).
+//! To add a part: a field in [`StatusParts`], gathered in [`gather`].
 
 use crate::auth::Reader;
 use crate::error::Result;
@@ -41,6 +43,11 @@ pub struct StatusParts {
     pub queues: Option<Vec<QueueDepth>>,
     /// Whether RabbitMQ answered this request.
     pub rabbitmq: Health,
+    /// Whether the workers' Redis answered a ping of this request.
+    pub redis: Health,
+    /// Whether Syncro takes the workers' token (`GET /me`, checked at most once a minute,
+    /// see [`crate::reach`]); null until the first check ends.
+    pub syncro: Option<crate::reach::SyncroReach>,
 }
 
 /// A worker reports every 2 s; one silent this long is gone.
@@ -98,12 +105,20 @@ pub async fn gather(state: &AppState) -> StatusParts {
             Err(_) => None,
         }
     };
-    let (operator, queues) = tokio::join!(operator, state.fleet.depths());
-    let rabbitmq = if queues.is_some() {
-        Health::Up
-    } else {
-        Health::Down
+    // Bounded: a Redis that does not answer is down for this status, not a slow status.
+    let redis = async {
+        let ping = state.workers.store.ping();
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(2), ping).await,
+            Ok(Ok(()))
+        )
     };
+    let syncro = state.reach.get(&state.workers.syncro);
+    let (operator, queues, redis, syncro) =
+        tokio::join!(operator, state.fleet.depths(), redis, syncro);
+    let health = |up: bool| if up { Health::Up } else { Health::Down };
+    let rabbitmq = health(queues.is_some());
+    let redis = health(redis);
     match operator {
         Some(o) => StatusParts {
             deployment: state.fleet.deployment.clone(),
@@ -122,6 +137,8 @@ pub async fn gather(state: &AppState) -> StatusParts {
             workers: Some(o.workers),
             queues,
             rabbitmq,
+            redis,
+            syncro,
         },
         None => StatusParts {
             deployment: state.fleet.deployment.clone(),
@@ -133,6 +150,8 @@ pub async fn gather(state: &AppState) -> StatusParts {
             budget: None,
             queues,
             rabbitmq,
+            redis,
+            syncro,
         },
     }
 }

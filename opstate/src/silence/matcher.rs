@@ -358,3 +358,25 @@ impl CompiledMatcher {
         }
     }
 }
+
+/// A silence's matchers compiled on their own, without its schedule: what a preview asks of
+/// recent alerts ("would it have matched?"), by the same comparisons the alert path makes.
+#[derive(Debug, Clone)]
+pub struct MatcherSet(Vec<CompiledMatcher>);
+
+impl MatcherSet {
+    /// Compiles checked matchers; an error only for a regular expression the checks refused.
+    pub fn compile(matchers: &[Matcher]) -> Result<MatcherSet, String> {
+        let mut compiled = matchers
+            .iter()
+            .map(Matcher::compile)
+            .collect::<Result<Vec<_>, _>>()?;
+        compiled.sort_by_key(CompiledMatcher::is_pattern);
+        Ok(MatcherSet(compiled))
+    }
+
+    /// Whether every matcher holds for the alert (AND), as for an active silence.
+    pub fn matches(&self, message: &AlertMessage) -> bool {
+        self.0.iter().all(|m| m.matches(message))
+    }
+}

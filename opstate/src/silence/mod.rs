@@ -50,7 +50,7 @@ pub mod schedule;
 #[cfg(test)]
 mod tests;
 
-pub use matcher::{Field, Matcher, Op};
+pub use matcher::{Field, Matcher, MatcherSet, Op};
 pub use problem::Problem;
 pub use schedule::{format_duration, parse_duration, Schedule, Window, OPEN_END};
 

@@ -4,12 +4,14 @@
 //!
 //! - [`silences`]: silences and maintenance windows, and the groups each one held.
 //! - [`fleet`]: the pause switch and the generation the workers poll.
+//! - [`mappings`]: organizations mapped (or ignored) in the console.
 //! - [`audit`]: who did what, when.
 //! - [`sources`]: each source's last sign of life and its outages.
 //! - [`workers`]: each worker's report: the fleet's status.
 
 pub mod audit;
 pub mod fleet;
+pub mod mappings;
 pub mod silences;
 pub mod sources;
 pub mod workers;

@@ -6,7 +6,10 @@
 //!   batches, so recording a step never waits for PostgreSQL; a full buffer drops and counts,
 //!   and the trail records the gap once PostgreSQL is back.
 //! - [`search`] and [`prune`]: reading it back, and keeping it bounded.
+//! - [`activity`]: the last hours' traffic and recent alerts (the console's overview, a
+//!   silence's preview).
 
+pub mod activity;
 pub mod writer;
 
 pub use writer::{append, TrailStats, TrailTask, TrailWriter};

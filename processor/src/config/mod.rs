@@ -14,7 +14,8 @@
 //!   `redis_retry_max_backoff_ms` [5000].
 //! - `[mapping]`: `catch_all_customer_id` (required), `organizations` (org id → customer id),
 //!   `ignored_organizations`, `unmapped` ["catch-all"] or "park" (alerts of unmapped
-//!   organizations wait in `{prefix}.alerts.parked` until they are mapped).
+//!   organizations wait in `{prefix}.alerts.parked` until they are mapped). The console's
+//!   mappings decide the organizations the file leaves open ([`MappingConfig::decide`]).
 //!
 //! SIGHUP reloads every section but `[processor]` and the connection settings, which need a
 //! restart (see `startup::reload`).

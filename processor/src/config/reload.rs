@@ -8,9 +8,14 @@
 //! (prefix, broker, Redis, Syncro, log) and `[billing]` are fixed when the worker starts: a changed one is
 //! named in a warning and keeps its running value until a restart. A bad file changes
 //! nothing: every problem is logged at error level and the old configuration stays.
+//!
+//! The console's mappings are not in the file: the worker swaps in each new snapshot it
+//! reads from the operator state ([`ConfigHandle::set_console`]), and a reload keeps the
+//! snapshot it finds.
 
 use crate::config::{ProcessorConfig, WorkerConfig};
 use crate::metrics::{Metrics, ResultLabels};
+use opstate::store::mappings::ConsoleMappings;
 use secrecy::ExposeSecret;
 use shared::config::{self, Settings};
 use std::path::Path;
@@ -36,6 +41,35 @@ impl ConfigHandle {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// Swaps in another snapshot of the console's mappings, unless it routes every
+    /// organization as the running one does (a customer's name alone changing is no
+    /// change). Returns whether it was swapped in: the caller then releases parked alerts.
+    pub fn set_console(&self, console: Arc<ConsoleMappings>) -> bool {
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let running = &current.mapping.console;
+        let same = running.len() == console.len()
+            && running
+                .iter()
+                .zip(console.iter())
+                .all(|((a, x), (b, y))| a == b && x.same_route(y));
+        if same {
+            return false;
+        }
+        let mut next = ProcessorConfig::clone(&current);
+        next.mapping.console = console;
+        *current = Arc::new(next);
+        true
+    }
+
+    /// Swaps in the console's mappings of an operator-state view once it was read
+    /// ([`ConfigHandle::set_console`]); a view never read changes nothing.
+    pub fn apply_view(&self, view: &opstate::watch::View) -> bool {
+        view.generation.is_some() && self.set_console(view.mappings.clone())
     }
 
     fn replace(&self, config: ProcessorConfig) {
@@ -87,6 +121,7 @@ pub fn reload(path: &Path, running: &Settings, handle: &ConfigHandle, metrics: &
         );
     }
     config.worker = old.worker.clone();
+    config.mapping.console = old.mapping.console.clone();
     handle.replace(config);
     count(metrics, "ok");
     tracing::info!(path = %path.display(), "configuration reloaded");
@@ -216,5 +251,38 @@ mod tests {
             .mapping
             .organizations
             .contains_key("org-new"));
+    }
+
+    #[test]
+    fn a_console_snapshot_is_swapped_in_only_when_it_routes_differently() {
+        use opstate::store::mappings::Target;
+        let handle = ConfigHandle::new(crate::config::tests::good());
+        let to = |customer_id, name: &str| Target::Customer {
+            customer_id,
+            customer_name: Some(name.into()),
+        };
+        let one = Arc::new(ConsoleMappings::from([("org-new".to_string(), to(7, "A"))]));
+        assert!(handle.set_console(one));
+        let renamed = Arc::new(ConsoleMappings::from([("org-new".to_string(), to(7, "B"))]));
+        assert!(
+            !handle.set_console(renamed),
+            "a new name alone is no change"
+        );
+        let ignored = Arc::new(ConsoleMappings::from([(
+            "org-new".to_string(),
+            Target::Ignored,
+        )]));
+        assert!(handle.set_console(ignored));
+        assert_eq!(
+            handle.current().mapping.decide("org-new"),
+            crate::config::Decision::Ignored {
+                by: crate::config::DecidedBy::Console
+            }
+        );
+        assert!(handle.set_console(Arc::default()));
+        assert_eq!(
+            handle.current().mapping.decide("org-new"),
+            crate::config::Decision::Unmapped
+        );
     }
 }

@@ -100,6 +100,53 @@ fn parking_holds_only_organizations_neither_mapped_nor_ignored() {
 }
 
 #[test]
+fn the_file_decides_first_then_the_console_then_nothing() {
+    use opstate::store::mappings::{ConsoleMappings, Target};
+    let to = |customer_id| Target::Customer {
+        customer_id,
+        customer_name: None,
+    };
+    let console = ConsoleMappings::from([
+        ("org-42".to_string(), to(9)),
+        ("org-test".to_string(), to(9)),
+        ("org-console".to_string(), to(8)),
+        ("org-quiet".to_string(), Target::Ignored),
+    ]);
+    let mut mapping = good().mapping.with_console(std::sync::Arc::new(console));
+    let file = DecidedBy::File;
+    let by_console = DecidedBy::Console;
+    assert_eq!(
+        mapping.decide("org-42"),
+        Decision::Mapped {
+            customer_id: 4_101_771,
+            by: file
+        },
+        "the file's mapping wins over the console's"
+    );
+    assert_eq!(mapping.decide("org-test"), Decision::Ignored { by: file });
+    assert_eq!(
+        mapping.decide("org-console"),
+        Decision::Mapped {
+            customer_id: 8,
+            by: by_console
+        }
+    );
+    assert_eq!(
+        mapping.decide("org-quiet"),
+        Decision::Ignored { by: by_console }
+    );
+    assert_eq!(mapping.decide("org-new"), Decision::Unmapped);
+    assert_eq!(
+        mapping.decide("org-console").rule("org-console"),
+        "console mapping \"org-console\""
+    );
+    assert!(mapping.file_decides("org-42") && !mapping.file_decides("org-console"));
+    mapping.unmapped = Unmapped::Park;
+    assert!(!mapping.parks("org-console") && !mapping.parks("org-quiet"));
+    assert!(mapping.parks("org-new"));
+}
+
+#[test]
 fn every_problem_is_reported_at_once_with_its_key() {
     let text = r#"
         [processor]

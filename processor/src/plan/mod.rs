@@ -27,7 +27,7 @@ pub mod text;
 
 pub use text::*;
 
-use crate::config::{Override, ProcessorConfig};
+use crate::config::{Decision, Override, ProcessorConfig};
 use crate::template::{collapse_whitespace, truncate_chars};
 use shared::alert::{Organization, Severity};
 use shared::message::AlertMessage;
@@ -44,7 +44,8 @@ pub(crate) const NOTE_DEFAULTS: &str = "notes (defaults)";
 /// Where an alert goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Destination {
-    /// The organization is in `mapping.ignored_organizations`: acknowledge and drop.
+    /// The organization is ignored (`mapping.ignored_organizations`, or in the console):
+    /// acknowledge and drop.
     Ignored,
     /// A ticket (or note) for this customer; `mapped` is false when it went to the
     /// catch-all customer for want of a mapping.
@@ -140,44 +141,39 @@ pub fn group_key(customer_id: i64, subject: &str) -> String {
     )
 }
 
-/// Resolves the route for an organization, with the rule that decided it.
+/// Resolves the route for an organization, with the rule that decided it: the one
+/// effective mapping ([`crate::config::MappingConfig::decide`]: the file first, then the
+/// console's mappings carried in the configuration's snapshot).
 pub fn route(config: &ProcessorConfig, organization: &Organization) -> (Destination, Provenance) {
     let mapping = &config.mapping;
     let id = &organization.id;
-    if mapping.ignored_organizations.contains(id) {
-        return (
-            Destination::Ignored,
-            Provenance {
-                field: "customer_id",
-                value: "none (ignored)".into(),
-                set_by: "mapping.ignored_organizations".into(),
-            },
-        );
-    }
-    match mapping.organizations.get(id) {
-        Some(&customer_id) => (
+    let decision = mapping.decide(id);
+    let set_by = decision.rule(id);
+    let (route, value) = match decision {
+        Decision::Ignored { .. } => (Destination::Ignored, "none (ignored)".to_string()),
+        Decision::Mapped { customer_id, .. } => (
             Destination::Customer {
                 customer_id,
                 mapped: true,
             },
-            Provenance {
-                field: "customer_id",
-                value: customer_id.to_string(),
-                set_by: format!("mapping.organizations[{id:?}]"),
-            },
+            customer_id.to_string(),
         ),
-        None => (
+        Decision::Unmapped => (
             Destination::Customer {
                 customer_id: mapping.catch_all_customer_id,
                 mapped: false,
             },
-            Provenance {
-                field: "customer_id",
-                value: mapping.catch_all_customer_id.to_string(),
-                set_by: "mapping.catch_all_customer_id".into(),
-            },
+            mapping.catch_all_customer_id.to_string(),
         ),
-    }
+    };
+    (
+        route,
+        Provenance {
+            field: "customer_id",
+            value,
+            set_by,
+        },
+    )
 }
 
 /// The plan for one alert: route, subject, ticket fields and note settings, each with the

@@ -1,6 +1,7 @@
 //! What operators steer, as a worker sees it. The operator state lives in PostgreSQL
 //! (`opstate`); a worker never waits for it:
-//! - the silences active now and the pause switch are read into memory by a
+//! - the silences active now, the pause switch and the console's mappings (applied to the
+//!   running configuration by `startup.rs`) are read into memory by a
 //!   [`opstate::watch::Watch`] (polled by generation; the last view stays in force while
 //!   PostgreSQL is away; before the first read: no silence, no pause, so an unknown silence
 //!   means a ticket, never a dropped alert);

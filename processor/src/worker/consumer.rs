@@ -74,6 +74,12 @@ impl Consumer {
         if !steering.watch.first_read(within).await {
             tracing::warn!("the operator state could not be read; consuming without silences or pause until it can");
         }
+        // And the console's mappings, before the first alert is decided (unread: the file's
+        // alone, as before PostgreSQL held any).
+        this.handler
+            .services()
+            .config
+            .apply_view(&steering.watch.current());
         loop {
             // Paused by an operator: take nothing until resumed; alerts wait in the queue.
             if steering.paused() {

@@ -1,7 +1,9 @@
 //! Parked alerts: with `[mapping] unmapped = "park"`, alerts of organizations without a
 //! mapping wait in `{prefix}.alerts.parked` (the consumer puts them there) instead of
 //! becoming catch-all tickets; [`release`] moves them back to the work queue once their
-//! organization is mapped (or ignored, or parking is turned off).
+//! organization is mapped (or ignored, or parking is turned off), in the file or in the
+//! console ([`crate::config::MappingConfig::parks`], one rule for parking and releasing). A pass
+//! runs at start, after a reload, and when the console's mappings change (`startup.rs`).
 //!
 //! A release pass goes through the parked queue once, in order: each message of an
 //! organization that no longer parks is republished to the work queue, every other one to the

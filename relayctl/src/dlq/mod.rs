@@ -2,23 +2,24 @@
 //!
 //! - `stats`: counts by error kind, organization, event type and age.
 //! - `list`: one line per message.
+//! - `show`: one message in full (headers of interest, body).
 //! - `replay`: moves matching messages back to the work queue (publish with confirm, then
 //!   acknowledge the dead copy); `--dry-run` shows what would move and a ticket plan.
 //! - `purge`: removes matching messages (`--yes` required).
 //!
-//! Modules: [`letter`] reads one message, [`filter`] the shared filters, [`browse`] reads the
-//! queue without changing it, [`replay`] moves and plans, [`report`] prints tables and JSON.
+//! The mechanism (reading, filters, counts, the dry-run plan, replay, purge) is the
+//! processor's [`processor::deadletters`], which the operator API uses too; here are the
+//! command line and the printing: [`filter`] the shared flags, [`replay`] the replay verb,
+//! [`report`] tables and JSON.
 
-pub mod browse;
 pub mod filter;
-pub mod letter;
 pub mod replay;
 pub mod report;
 
 use crate::context::Context;
-use browse::Browse;
 use clap::Subcommand;
-use filter::Filters;
+use filter::FilterArgs;
+use processor::deadletters::{self, selected, Browse, Filters, FullLetter};
 use shared::amqp::Broker;
 use std::process::ExitCode;
 
@@ -27,7 +28,7 @@ pub enum Command {
     /// Counts by error kind, organization, event type and age.
     Stats {
         #[command(flatten)]
-        filters: Filters,
+        filters: FilterArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -35,10 +36,18 @@ pub enum Command {
     /// One line per message: id, organization, event type, error, attempts, failed at.
     List {
         #[command(flatten)]
-        filters: Filters,
+        filters: FilterArgs,
         /// At most this many messages (queue order).
         #[arg(long)]
         limit: Option<usize>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One message in full: why, attempts, when, the headers of interest and the body.
+    Show {
+        /// Its message id (`ar1-…`).
+        message_id: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -48,7 +57,7 @@ pub enum Command {
     /// Removes matching messages for good.
     Purge {
         #[command(flatten)]
-        filters: Filters,
+        filters: FilterArgs,
         /// At most this many messages (queue order).
         #[arg(long)]
         limit: Option<usize>,
@@ -82,6 +91,7 @@ async fn execute(context: &Context, broker: &Broker, command: Command) -> anyhow
     let mut browse = Browse::open(broker, &queue).await?;
     let outcome = match command {
         Command::Stats { filters, json } => {
+            let filters = filters.filters();
             let letters = browse
                 .held
                 .iter()
@@ -95,6 +105,7 @@ async fn execute(context: &Context, broker: &Broker, command: Command) -> anyhow
             limit,
             json,
         } => {
+            let filters = filters.filters();
             let letters: Vec<_> = browse
                 .held
                 .iter()
@@ -105,30 +116,36 @@ async fn execute(context: &Context, broker: &Broker, command: Command) -> anyhow
             report::list(&letters, json);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Show { message_id, json } => {
+            let mut copies = browse
+                .held
+                .iter()
+                .filter(|h| h.letter.message_id == message_id);
+            match copies.next() {
+                Some(held) => {
+                    let full = FullLetter::read(&held.delivery.properties, &held.delivery.data);
+                    report::show(&full, 1 + copies.count(), json);
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => {
+                    eprintln!("relayctl dlq show: no dead letter has the message id {message_id}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
         Command::Replay(args) => replay::run(context, broker, &mut browse, &args).await,
         Command::Purge {
             filters,
             limit,
             yes,
-        } => purge(&mut browse, &filters, limit, yes).await,
+        } => purge(context, &mut browse, &filters.filters(), limit, yes).await,
     };
     browse.close().await;
     outcome
 }
 
-/// Indexes of the held messages that match, in queue order, at most `limit`.
-pub fn selected(browse: &Browse, filters: &Filters, limit: Option<usize>) -> Vec<usize> {
-    browse
-        .held
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| filters.matches(&h.letter))
-        .map(|(i, _)| i)
-        .take(limit.unwrap_or(usize::MAX))
-        .collect()
-}
-
 async fn purge(
+    context: &Context,
     browse: &mut Browse,
     filters: &Filters,
     limit: Option<usize>,
@@ -143,13 +160,15 @@ async fn purge(
         );
         return Ok(ExitCode::from(2));
     }
-    for &index in &chosen {
-        browse.ack(index).await?;
+    let (removed, failure) = deadletters::purge(browse, &chosen).await;
+    let detail = serde_json::json!({ "filters": filters, "removed": removed });
+    replay::record(context, "dlq.purge", &[], removed, &detail).await;
+    if let Some(e) = failure {
+        return Err(e.into());
     }
     println!(
-        "purged {} messages; {} left in the dead-letter queue",
-        chosen.len(),
-        browse.held.len() - chosen.len()
+        "purged {removed} messages; {} left in the dead-letter queue",
+        browse.held.len() - removed
     );
     Ok(ExitCode::SUCCESS)
 }

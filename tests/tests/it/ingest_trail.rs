@@ -138,8 +138,12 @@ async fn an_accepted_batch_leaves_one_received_step_per_alert_and_a_refused_requ
                 "severity": "critical",
                 "status": "firing",
                 "title": "Impossible travel for j.doe@contoso.com",
+                "organization_name": "Contoso Ltd",
+                "user": "j.doe@contoso.com",
+                "device": {"name": "WS-07", "serial": "5CG1234XYZ", "mac": "F8-75-A4-19-C6-22"},
+                "respond_rule": {"id": "rr-7", "name": "Block sign-in on impossible travel"},
             }),
-            "the detail is small: no description, no details"
+            "the detail is small: what silences match on, no description, no details"
         );
     }
     // An operator finds an alert's trail by the sender's id too.

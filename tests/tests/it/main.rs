@@ -33,15 +33,30 @@
 //! - [`redis_sentinel`]: Redis Sentinel: stores and workers follow the master across a
 //!   failover.
 //!
+//! - [`operator_desk`]: the operator API's desk endpoints: Syncro and Redis in the status,
+//!   the day's activity, a silence's preview, configuration and explain, billing.
+//!
 //! Console:
 //! - [`console`]: the web console against the operator API: sign-in, CSRF, security headers,
 //!   roles, audited changes, the silence form's problems, alerts' markup shown as text.
+//! - [`console_desk`]: the overview's day of activity, a silence's preview, configuration
+//!   and explain, billing; markup as text, no changing form for a reader.
 //! - [`console_browser`]: the console in headless Chromium over WebDriver, clicking through.
+//! - [`console_browser_mapping`]: the Mapping page in the browser: an organization with parked
+//!   alerts mapped, its alerts become a ticket.
+//! - [`console_browser_dead_letters`]: an alert dead-lettered, replayed from the console in a
+//!   browser (dry run first), and ticketed.
+//! - [`dead_letters`]: `/v1/dead-letters` (counts, filters, one letter, dry run, replay,
+//!   purge, RabbitMQ away) and the console's dead-letter pages (CSRF, roles).
 //!
 //! relayctl:
 //! - [`redis_loss`]: Redis losing its data: no ticket, alert or billing update doubled.
 //! - [`relayctl_dlq`]: `relayctl dlq`: stats, list, replay and purge of dead letters.
 //! - [`mappings`]: `relayctl mappings`: unmapped organizations and suggested mappings.
+//! - [`mappings_console`]: mappings made through the operator API and the console's Mapping
+//!   page: audited, refused without a change.
+//! - [`mappings_workers`]: what the workers make of them: the file first, every worker within
+//!   seconds and after a restart, parked alerts released.
 //!
 //! Syncro:
 //! - [`syncro_client`]: the client against the simulator: every operation, error and fault.
@@ -60,7 +75,11 @@ mod browser;
 mod budget;
 mod console;
 mod console_browser;
+mod console_browser_dead_letters;
+mod console_browser_mapping;
+mod console_desk;
 mod contacts;
+mod dead_letters;
 mod enrich;
 mod grafana;
 mod ingest;
@@ -70,7 +89,10 @@ mod ingest_property;
 mod ingest_trail;
 mod lease;
 mod mappings;
+mod mappings_console;
+mod mappings_workers;
 mod operator;
+mod operator_desk;
 mod parking;
 mod preflight;
 mod processor;

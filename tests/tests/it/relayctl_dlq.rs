@@ -25,18 +25,18 @@ use syncro_sim::{FaultKind, FaultSpec};
 
 const LONG: Duration = Duration::from_secs(60);
 
-/// A dead letter as the processor writes it.
-struct Seed {
-    id: &'static str,
-    org: &'static str,
-    event_type: &'static str,
-    title: &'static str,
-    kind: &'static str,
-    hours_ago: i64,
+/// A dead letter as the processor writes it (also seeded by the `dead_letters` tests).
+pub(crate) struct Seed {
+    pub(crate) id: &'static str,
+    pub(crate) org: &'static str,
+    pub(crate) event_type: &'static str,
+    pub(crate) title: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) hours_ago: i64,
 }
 
 impl Seed {
-    fn new(id: &'static str, org: &'static str, kind: &'static str) -> Seed {
+    pub(crate) fn new(id: &'static str, org: &'static str, kind: &'static str) -> Seed {
         Seed {
             id,
             org,
@@ -47,11 +47,11 @@ impl Seed {
         }
     }
 
-    fn message_id(&self) -> String {
+    pub(crate) fn message_id(&self) -> String {
         message_id("demo", self.id)
     }
 
-    fn body(&self) -> Vec<u8> {
+    pub(crate) fn body(&self) -> Vec<u8> {
         let mut a = alert(self.id);
         a["organization"] = json!({"id": self.org});
         a["event_type"] = json!(self.event_type);
@@ -62,19 +62,19 @@ impl Seed {
     }
 }
 
-fn text(value: &str) -> AMQPValue {
+pub(crate) fn text(value: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(value.as_bytes().to_vec()))
 }
 
 /// A test's own view of the broker, for seeding and inspecting its queues.
-struct Queues {
+pub(crate) struct Queues {
     _connection: Connection,
-    channel: Channel,
+    pub(crate) channel: Channel,
     prefix: String,
 }
 
 impl Queues {
-    async fn open(stack: &Stack) -> Queues {
+    pub(crate) async fn open(stack: &Stack) -> Queues {
         let connection = Connection::connect(&stack.ctx.amqp_url, ConnectionProperties::default())
             .await
             .expect("RabbitMQ");
@@ -90,15 +90,21 @@ impl Queues {
         }
     }
 
-    fn dead(&self) -> String {
+    pub(crate) fn dead(&self) -> String {
         format!("{}.alerts.dead", self.prefix)
     }
 
-    fn work(&self) -> String {
+    pub(crate) fn work(&self) -> String {
         format!("{}.alerts.work", self.prefix)
     }
 
-    async fn publish(&self, key: &str, message_id: &str, body: &[u8], headers: FieldTable) {
+    pub(crate) async fn publish(
+        &self,
+        key: &str,
+        message_id: &str,
+        body: &[u8],
+        headers: FieldTable,
+    ) {
         let properties = BasicProperties::default()
             .with_delivery_mode(2)
             .with_message_id(message_id.into())
@@ -118,7 +124,7 @@ impl Queues {
     }
 
     /// Dead-letters `seed` with the headers the processor's consumer writes.
-    async fn seed(&self, seed: &Seed) {
+    pub(crate) async fn seed(&self, seed: &Seed) {
         let mut headers = FieldTable::default();
         let mut put = |key: &str, value: AMQPValue| {
             headers.insert(ShortString::from(key), value);
@@ -143,7 +149,7 @@ impl Queues {
 
     /// Message ids in the dead-letter queue, in order, read by the test's own browse (a
     /// basic.get of each, all returned at the end).
-    async fn dead_ids(&self) -> Vec<String> {
+    pub(crate) async fn dead_ids(&self) -> Vec<String> {
         let channel = self._connection.create_channel().await.expect("channel");
         let mut ids = Vec::new();
         while let Some(message) = channel
@@ -162,10 +168,17 @@ impl Queues {
             );
         }
         channel.close(200, "done".into()).await.expect("close");
+        // The queue counts the returned messages again a moment after the close: wait, so
+        // the next reader (a command, the API) finds them all.
+        let dead = self.dead();
+        wait::until("the dead letters returned", LONG, || async {
+            (self.count(&dead).await as usize >= ids.len()).then_some(())
+        })
+        .await;
         ids
     }
 
-    async fn count(&self, queue: &str) -> u32 {
+    pub(crate) async fn count(&self, queue: &str) -> u32 {
         self.channel
             .queue_declare(
                 queue.into(),
@@ -234,7 +247,7 @@ async fn finish(stack: Stack, config: PathBuf) {
     stack.finish().await;
 }
 
-fn refused_creates(count: u64) -> FaultSpec {
+pub(crate) fn refused_creates(count: u64) -> FaultSpec {
     let mut fault: FaultSpec = serde_json::from_value(
         json!({"kind": FaultKind::Error.as_str(), "route": "POST /tickets"}),
     )
@@ -383,6 +396,14 @@ async fn stats_and_list_show_every_kind_of_dead_letter_and_leave_the_queue_as_it
     )
     .await;
     assert_eq!(ranged.json()[0]["alert_id"], "old-500");
+    let shown = run(&config, &["show", &old.message_id(), "--json"]).await;
+    assert_eq!(shown.status, 0, "{}", shown.stderr);
+    let shown = shown.json();
+    assert_eq!(shown["error_kind"], "syncro_500");
+    assert_eq!(shown["copies"], 1);
+    assert_eq!(shown["body"]["alert"]["id"], "old-500");
+    assert_eq!(shown["headers"][ERROR_KIND_HEADER], "syncro_500");
+    assert_eq!(run(&config, &["show", "ar1-nothing"]).await.status, 1);
     let table = run(&config, &["list"]).await;
     assert_eq!(table.status, 0);
     assert_eq!(

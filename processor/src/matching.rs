@@ -11,7 +11,9 @@
 //! 4. **fuzzy**: the most similar normalised name by Jaro-Winkler; its score is the
 //!    similarity, kept only at or above the threshold.
 //!
-//! Everything here is pure: no I/O, so every rule is tested on its own.
+//! Everything here is pure: no I/O, so every rule is tested on its own. `relayctl mappings
+//! suggest` and the operator API's `GET /v1/mappings` (the console's Mapping page) both
+//! suggest with these rules, from Syncro customers made [`candidate`]s.
 
 use serde::Serialize;
 
@@ -103,6 +105,18 @@ pub enum Reason {
     Domain,
     Phone,
     Fuzzy,
+}
+
+impl Reason {
+    /// The rule in a word or two, as people read it ("name", "fuzzy name").
+    pub fn word(self) -> &'static str {
+        match self {
+            Reason::Name => "name",
+            Reason::Domain => "domain",
+            Reason::Phone => "phone",
+            Reason::Fuzzy => "fuzzy name",
+        }
+    }
 }
 
 /// A suggested customer for an organization.
@@ -308,6 +322,51 @@ fn first_of<'a>(
         reason,
         detail,
     })
+}
+
+/// A Syncro customer as the rules see it: its name, the domains of its email, its contacts'
+/// emails and its `Domain`/`Website` custom fields, and its phone numbers.
+pub fn candidate(customer: &syncro::Customer) -> Candidate {
+    let mut domains = Vec::new();
+    let mut phones = Vec::new();
+    let mut add_domain = |text: Option<&str>| {
+        if let Some(domain) = text.and_then(domain_of) {
+            if !domains.contains(&domain) {
+                domains.push(domain);
+            }
+        }
+    };
+    add_domain(customer.email.as_deref());
+    for contact in &customer.contacts {
+        add_domain(contact.email.as_deref());
+    }
+    for (key, value) in &customer.properties {
+        let key = key.to_lowercase();
+        if key.contains("domain") || key.contains("website") || key.contains("web site") {
+            add_domain(value.as_str());
+        }
+    }
+    for phone in [&customer.phone, &customer.mobile].into_iter().flatten() {
+        phones.push(phone.clone());
+    }
+    for contact in &customer.contacts {
+        phones.extend(contact.phone.iter().chain(&contact.mobile).cloned());
+    }
+    Candidate {
+        id: customer.id,
+        name: customer.display_name(),
+        domains,
+        phones,
+    }
+}
+
+/// The customers worth suggesting: not the catch-all, not disabled.
+pub fn candidates(customers: &[syncro::Customer], catch_all: i64) -> Vec<Candidate> {
+    customers
+        .iter()
+        .filter(|c| c.id != catch_all && c.disabled != Some(true))
+        .map(candidate)
+        .collect()
 }
 
 #[cfg(test)]

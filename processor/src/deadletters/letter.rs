@@ -4,6 +4,8 @@
 //!
 //! Nothing here fails: an undecodable body or missing headers still give a letter (with `?`
 //! where a value is unknown), so a poison message can be listed, counted and purged.
+//! [`FullLetter`] adds what one letter's page shows: the headers an operator reads and the
+//! body.
 
 use chrono::{DateTime, Utc};
 use lapin::types::{AMQPValue, FieldTable};
@@ -15,6 +17,7 @@ use shared::envelope::{
     SOURCE_HEADER,
 };
 use shared::message::AlertMessage;
+use std::collections::BTreeMap;
 
 /// Shown for a value the message does not tell.
 pub const UNKNOWN: &str = "?";
@@ -88,6 +91,106 @@ impl Letter {
             failed_at,
             message,
         }
+    }
+}
+
+/// Longest body shown in full; a longer one is cut (as text) and said so.
+pub const MAX_BODY_SHOWN: usize = 256 * 1024;
+
+/// One letter in full: everything of [`Letter`], the headers an operator reads (every
+/// `x-relay-*` header, and the broker's `x-death`, `x-first-death-*`, `x-last-death-*` and
+/// `x-delivery-count`) and the body.
+#[derive(Debug, Clone, Serialize)]
+pub struct FullLetter {
+    #[serde(flatten)]
+    pub letter: Letter,
+    /// Header name → its value as text (a table or list written out, a time in RFC 3339).
+    pub headers: BTreeMap<String, String>,
+    /// The body as JSON when it is JSON, else as text (bytes that are not UTF-8 replaced).
+    pub body: serde_json::Value,
+    pub body_is_json: bool,
+    /// The body's size in bytes.
+    pub body_bytes: usize,
+    /// Whether the body was longer than [`MAX_BODY_SHOWN`] and is cut.
+    pub body_truncated: bool,
+}
+
+impl FullLetter {
+    /// Reads a delivered message in full; never fails.
+    pub fn read(properties: &BasicProperties, body: &[u8]) -> FullLetter {
+        let headers = properties
+            .headers()
+            .as_ref()
+            .map(|table| {
+                table
+                    .inner()
+                    .iter()
+                    .filter(|(name, _)| of_interest(name.as_str()))
+                    .map(|(name, value)| (name.to_string(), header_text(value)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let truncated = body.len() > MAX_BODY_SHOWN;
+        let json = if truncated {
+            None
+        } else {
+            serde_json::from_slice::<serde_json::Value>(body).ok()
+        };
+        let body_is_json = json.is_some();
+        let shown = &body[..body.len().min(MAX_BODY_SHOWN)];
+        FullLetter {
+            letter: Letter::read(properties, body),
+            headers,
+            body: json.unwrap_or_else(|| {
+                serde_json::Value::String(String::from_utf8_lossy(shown).into_owned())
+            }),
+            body_is_json,
+            body_bytes: body.len(),
+            body_truncated: truncated,
+        }
+    }
+}
+
+fn of_interest(name: &str) -> bool {
+    name.starts_with("x-relay-")
+        || name.starts_with("x-death")
+        || name.starts_with("x-first-death")
+        || name.starts_with("x-last-death")
+        || name == "x-delivery-count"
+}
+
+/// A header's value as text.
+fn header_text(value: &AMQPValue) -> String {
+    match value {
+        AMQPValue::LongString(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        AMQPValue::ShortString(s) => s.as_str().to_string(),
+        AMQPValue::Boolean(b) => b.to_string(),
+        AMQPValue::ShortShortInt(n) => n.to_string(),
+        AMQPValue::ShortShortUInt(n) => n.to_string(),
+        AMQPValue::ShortInt(n) => n.to_string(),
+        AMQPValue::ShortUInt(n) => n.to_string(),
+        AMQPValue::LongInt(n) => n.to_string(),
+        AMQPValue::LongUInt(n) => n.to_string(),
+        AMQPValue::LongLongInt(n) => n.to_string(),
+        AMQPValue::Float(n) => n.to_string(),
+        AMQPValue::Double(n) => n.to_string(),
+        AMQPValue::Timestamp(seconds) => i64::try_from(*seconds)
+            .ok()
+            .and_then(|s| DateTime::from_timestamp(s, 0))
+            .map_or_else(|| seconds.to_string(), |t| t.to_rfc3339()),
+        AMQPValue::FieldArray(items) => {
+            let items: Vec<String> = items.as_slice().iter().map(header_text).collect();
+            format!("[{}]", items.join(", "))
+        }
+        AMQPValue::FieldTable(table) => {
+            let entries: Vec<String> = table
+                .inner()
+                .iter()
+                .map(|(k, v)| format!("{}={}", k.as_str(), header_text(v)))
+                .collect();
+            format!("{{{}}}", entries.join(", "))
+        }
+        other => format!("{other:?}"),
     }
 }
 
@@ -175,6 +278,24 @@ mod tests {
             letter.failed_at.map(|t| t.to_rfc3339()),
             Some("2026-05-01T10:00:00+00:00".into())
         );
+    }
+
+    #[test]
+    fn a_full_letter_shows_the_headers_of_interest_and_the_body() {
+        let headers = table(&[
+            (ERROR_KIND_HEADER, text("syncro_422")),
+            ("x-delivery-count", AMQPValue::LongLongInt(3)),
+            ("x-unrelated", text("not shown")),
+        ]);
+        let properties = BasicProperties::default().with_headers(headers);
+        let full = FullLetter::read(&properties, br#"{"a": 1}"#);
+        assert_eq!(full.headers.len(), 2);
+        assert_eq!(full.headers["x-delivery-count"], "3");
+        assert!(full.body_is_json);
+        assert_eq!(full.body["a"], 1);
+        let text = FullLetter::read(&properties, b"\xff plain");
+        assert!(!text.body_is_json);
+        assert_eq!(text.body, "\u{fffd} plain");
     }
 
     #[test]
