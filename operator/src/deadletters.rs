@@ -8,7 +8,7 @@
 //! the queue. A request waits up to [`BUSY_WAIT`] for the one before it, then answers 503
 //! `dead_letters_busy`.
 //!
-//! Why each operation runs in a task of its own ([`DeadLetters::run`]): a browse must be
+//! Why each operation runs in a task of its own (the routes' `run`): a browse must be
 //! closed to give back the messages it holds; a request whose client hangs up is dropped by
 //! the server mid-way, and its task would be dropped with it. The task always runs to its
 //! end, and a browse is closed on every path.
@@ -21,9 +21,8 @@
 use crate::error::ApiError;
 use processor::deadletters::Browse;
 use shared::amqp::{Broker, BrokerOptions};
-use std::future::Future;
 use std::time::Duration;
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::{Mutex, MutexGuard, OnceCell};
 
 /// Most letters one request reads (and so moves or removes).
 pub const CAP: u16 = 1000;
@@ -67,43 +66,21 @@ impl DeadLetters {
         }
     }
 
-    /// Runs `work` on the first [`CAP`] letters of the dead-letter queue, alone, in a task of
-    /// its own, and closes the browse whatever `work` answers (giving back every letter it
-    /// did not remove).
-    pub async fn run<T, W, F>(
-        state: actix_web::web::Data<crate::state::AppState>,
-        work: W,
-    ) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        W: FnOnce(actix_web::web::Data<crate::state::AppState>, Broker, Browse) -> F
-            + Send
-            + 'static,
-        F: Future<Output = (Browse, Result<T, ApiError>)> + Send,
-    {
-        let task = tokio::spawn(async move {
-            let this = &state.dead_letters;
-            let _alone = tokio::time::timeout(BUSY_WAIT, this.busy.lock())
-                .await
-                .map_err(|_| ApiError::dead_letters_busy())?;
-            let broker = this.broker().await?;
-            let queue = broker.topology().dead_queue();
-            let browse = Browse::open_at_most(&broker, &queue, Some(CAP))
-                .await
-                .map_err(|e| {
-                    tracing::warn!(error = %e, "cannot read the dead-letter queue");
-                    ApiError::rabbitmq_unavailable()
-                })?;
-            let (browse, answer) = work(state.clone(), broker, browse).await;
-            browse.close().await;
-            answer
-        });
-        task.await.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "a dead-letter operation failed");
-            Err(ApiError::internal(
-                "the dead-letter operation failed; see the operator's log",
-            ))
-        })
+    /// The first [`CAP`] letters of the dead-letter queue, read alone: the guard keeps other
+    /// dead-letter operations waiting until it is dropped (after the browse is closed).
+    pub async fn open(&self) -> Result<(MutexGuard<'_, ()>, Broker, Browse), ApiError> {
+        let alone = tokio::time::timeout(BUSY_WAIT, self.busy.lock())
+            .await
+            .map_err(|_| ApiError::dead_letters_busy())?;
+        let broker = self.broker().await?;
+        let queue = broker.topology().dead_queue();
+        let browse = Browse::open_at_most(&broker, &queue, Some(CAP))
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "cannot read the dead-letter queue");
+                ApiError::rabbitmq_unavailable()
+            })?;
+        Ok((alone, broker, browse))
     }
 
     /// Closes the broker connection, if one was made.

@@ -9,7 +9,7 @@
 //! the caller's name. Bad input is refused naming every field, before RabbitMQ is touched.
 
 use crate::auth::{Operator, Reader};
-use crate::deadletters::{DeadLetters, CAP, CONFIRM_TIMEOUT};
+use crate::deadletters::{CAP, CONFIRM_TIMEOUT};
 use crate::error::{ApiError, Result};
 use crate::routes::nul_problems;
 use crate::state::AppState;
@@ -21,6 +21,7 @@ use processor::deadletters::{
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use shared::alert::FieldError;
+use shared::amqp::Broker;
 use std::collections::HashMap;
 
 /// Letters of one page of `GET /v1/dead-letters`, by default and at most.
@@ -291,7 +292,7 @@ pub async fn overview(
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse> {
     let (filters, limit, offset) = query_of(&query)?;
-    let answer = DeadLetters::run(state, move |_, _, browse| async move {
+    let answer = run(state, move |_, _, browse| async move {
         let matching: Vec<&Letter> = browse
             .held
             .iter()
@@ -328,7 +329,7 @@ pub async fn show(
     if id.is_empty() || id.len() > MAX_TEXT || id.contains('\0') {
         return Err(ApiError::not_found("no dead letter has that message id"));
     }
-    let answer = DeadLetters::run(state, move |_, _, browse| async move {
+    let answer = run(state, move |_, _, browse| async move {
         let mut copies = browse.held.iter().filter(|h| h.letter.message_id == id);
         let answer = match copies.next() {
             Some(held) => {
@@ -369,7 +370,7 @@ pub async fn replay(
         // A replay is audited: PostgreSQL must be there before anything moves.
         state.db()?;
     }
-    let answer = DeadLetters::run(state, move |state, broker, mut browse| async move {
+    let answer = run(state, move |state, broker, mut browse| async move {
         let chosen = deadletters::selected(&browse, &request.filters, request.limit);
         let letters: Vec<Letter> = chosen
             .iter()
@@ -465,7 +466,7 @@ pub async fn purge(
         ));
     }
     state.db()?;
-    let answer = DeadLetters::run(state, move |state, _, mut browse| async move {
+    let answer = run(state, move |state, _, mut browse| async move {
         let chosen = deadletters::selected(&browse, &request.filters, request.limit);
         let reading = Reading::of(&browse);
         let (removed, failure) = deadletters::purge(&mut browse, &chosen).await;
@@ -512,6 +513,30 @@ async fn audit(
             false
         }
     }
+}
+
+/// Runs `work` on the first [`CAP`] letters of the dead-letter queue, alone, in a task of its
+/// own (so a client hanging up cannot drop it half-way), and closes the browse whatever `work`
+/// answers, giving back every letter it did not remove.
+async fn run<T, W, F>(state: web::Data<AppState>, work: W) -> std::result::Result<T, ApiError>
+where
+    T: Send + 'static,
+    W: FnOnce(web::Data<AppState>, Broker, Browse) -> F + Send + 'static,
+    F: std::future::Future<Output = (Browse, std::result::Result<T, ApiError>)> + Send,
+{
+    let task = tokio::spawn(async move {
+        let (alone, broker, browse) = state.dead_letters.open().await?;
+        let (browse, answer) = work(state.clone(), broker, browse).await;
+        browse.close().await;
+        drop(alone);
+        answer
+    });
+    task.await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a dead-letter operation failed");
+        Err(ApiError::internal(
+            "the dead-letter operation failed; see the operator's log",
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -680,6 +680,16 @@ async fn status_exits_0_when_every_part_is_up_and_1_when_postgres_is_down() {
         std::time::Duration::from_secs(20),
     )
     .await;
+    // Its broker connection is made in the background: until it is, RabbitMQ is down too.
+    relay_tests::wait::until(
+        "the dark API's RabbitMQ connection",
+        std::time::Duration::from_secs(30),
+        || async {
+            let status = dark.get("/v1/status", Some(READ_TOKEN)).await;
+            (status.body["rabbitmq"] == "up").then_some(())
+        },
+    )
+    .await;
     let down = relayctl(&dark, Some(READ_TOKEN), &["status"]).await;
     down.exited(1);
     assert!(down.stdout.contains("postgres  DOWN"), "{}", down.stdout);
