@@ -178,6 +178,33 @@ pub async fn dry_run(
     ))
 }
 
+/// Sends a change to the operator API as the person signed in: the form's filters and
+/// `extra` (the replay's `dry_run`, the purge's `confirm`) as the body of `POST path`. Its
+/// answer, the page's place, and the page's status (422 for a refusal).
+async fn send<T: serde::de::DeserializeOwned>(
+    change: &Change,
+    selected: &Selected,
+    state: &AppState,
+    path: &str,
+    (key, value): (&str, Value),
+) -> (Result<T, ApiError>, Place, StatusCode) {
+    let signed = &change.signed;
+    let mut body = Filter::of_fields(&change.fields).body();
+    body.insert(key.into(), value);
+    let done = selected
+        .0
+        .api
+        .post(&signed.user, path, Some(&Value::Object(body)))
+        .await;
+    let place = Place::of(state, &selected.0, signed).await;
+    let status = if done.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    (done, place, status)
+}
+
 /// `POST /dead-letters/replay?account=` (the filters as fields): the replay.
 pub async fn replay(
     change: Change,
@@ -186,24 +213,14 @@ pub async fn replay(
 ) -> Result<HttpResponse, PageError> {
     change.signed.require(Role::Operate)?;
     let signed = &change.signed;
-    let filter = Filter::of_fields(&change.fields);
-    let mut body = filter.body();
-    body.insert("dry_run".into(), Value::Bool(false));
-    let done: Result<Replayed, ApiError> = selected
-        .0
-        .api
-        .post(
-            &signed.user,
-            "/v1/dead-letters/replay",
-            Some(&Value::Object(body)),
-        )
-        .await;
-    let place = Place::of(&state, &selected.0, signed).await;
-    let status = if done.is_ok() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let (done, place, status) = send::<Replayed>(
+        &change,
+        &selected,
+        &state,
+        "/v1/dead-letters/replay",
+        ("dry_run", Value::Bool(false)),
+    )
+    .await;
     let markup = html! {
         @match &done {
             Err(e) => (error_block(Some(&refusal("Nothing was replayed", e)))),
@@ -224,7 +241,7 @@ pub async fn replay(
                 }
             }
         }
-        (back(&place, &filter))
+        (back(&place, &Filter::of_fields(&change.fields)))
     };
     Ok(answer(signed, &place, "Replay", status, markup))
 }
@@ -283,27 +300,15 @@ pub async fn purge(
 ) -> Result<HttpResponse, PageError> {
     change.signed.require(Role::Operate)?;
     let signed = &change.signed;
-    let filter = Filter::of_fields(&change.fields);
-    let mut body = filter.body();
-    body.insert(
-        "confirm".into(),
-        json!(change.fields.get("confirm") == "yes"),
-    );
-    let done: Result<Purged, ApiError> = selected
-        .0
-        .api
-        .post(
-            &signed.user,
-            "/v1/dead-letters/purge",
-            Some(&Value::Object(body)),
-        )
-        .await;
-    let place = Place::of(&state, &selected.0, signed).await;
-    let status = if done.is_ok() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let confirmed = change.fields.get("confirm") == "yes";
+    let (done, place, status) = send::<Purged>(
+        &change,
+        &selected,
+        &state,
+        "/v1/dead-letters/purge",
+        ("confirm", json!(confirmed)),
+    )
+    .await;
     let markup = html! {
         @match &done {
             Err(e) => (error_block(Some(&refusal("Nothing was purged", e)))),
@@ -314,7 +319,7 @@ pub async fn purge(
                 @if let Some(why) = &p.stopped { (error_block(Some(&format!("The purge stopped early: {why}")))) }
             }
         }
-        (back(&place, &filter))
+        (back(&place, &Filter::of_fields(&change.fields)))
     };
     Ok(answer(signed, &place, "Purge", status, markup))
 }
