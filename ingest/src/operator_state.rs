@@ -2,18 +2,23 @@
 //! `received` step of the trail, and each source's last sign of life (an alert or a
 //! heartbeat).
 //!
+//! It also reports the instance itself every [`REPORT_EVERY`] (alive, its broker connection,
+//! the alerts it accepted), so the fleet's status shows ingest beside the workers.
+//!
 //! None of it is on a request's path: a step goes into the trail writer's bounded buffer and
 //! a sign of life into memory, and background tasks write both. PostgreSQL being away (or
 //! not yet migrated) never delays or refuses an alert; the steps wait in the buffer, then
 //! are dropped and counted, and the trail records the gap.
 
 use opstate::store::sources::Activity;
+use opstate::store::workers::{self, IngestReport};
 use opstate::trail::writer::TrailTask;
 use opstate::trail::{Event, Step, TrailWriter};
 use opstate::{Db, DbError};
+use shared::amqp::Broker;
 use shared::config::Settings;
 use shared::message::AlertMessage;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -26,6 +31,9 @@ const TITLE_CHARS: usize = 120;
 
 /// How often what was heard from the sources is written.
 const ACTIVITY_EVERY: Duration = Duration::from_secs(1);
+/// How often the instance reports itself to the fleet's status (which counts an instance
+/// silent for 15 s as gone, as it does a worker).
+const REPORT_EVERY: Duration = Duration::from_secs(2);
 
 /// Ingest's handle on the operator state, shared by the request handlers.
 pub struct OperatorState {
@@ -36,6 +44,9 @@ pub struct OperatorState {
     /// Set once the schema is migrated: until then PostgreSQL counts as down, even while no
     /// step has been written to find it out.
     migrated: Arc<AtomicBool>,
+    /// Alerts accepted since start, for the instance's report.
+    accepted: Arc<AtomicU64>,
+    db: Db,
 }
 
 /// The tasks writing the operator state, stopped after the HTTP server.
@@ -46,6 +57,9 @@ pub struct Background {
     /// Sending (or dropping) it tells the activity task to write once more and stop, and
     /// the migration to give up.
     stop: watch::Sender<()>,
+    /// The instance's reports, once [`OperatorState::report`] started them.
+    report: Option<(JoinHandle<()>, String)>,
+    db: Db,
 }
 
 impl OperatorState {
@@ -63,26 +77,58 @@ impl OperatorState {
         ));
         let (trail, trail_task) = TrailWriter::start(db.clone(), settings.postgres.trail_buffer);
         let activity = Activity::default();
-        let activity_task =
-            tokio::spawn(activity.clone().run(db, ACTIVITY_EVERY, stopped(stopping)));
+        let activity_task = tokio::spawn(activity.clone().run(
+            db.clone(),
+            ACTIVITY_EVERY,
+            stopped(stopping),
+        ));
         Ok((
             OperatorState {
                 trail,
                 activity,
                 migrated,
+                accepted: Arc::new(AtomicU64::new(0)),
+                db: db.clone(),
             },
             Background {
                 trail: trail_task,
                 activity: activity_task,
                 migration,
                 stop,
+                report: None,
+                db,
             },
         ))
+    }
+
+    /// Starts reporting this instance to the fleet's status (every [`REPORT_EVERY`], while
+    /// PostgreSQL answers; it is taken off when [`Background::finish`] runs).
+    pub fn report(&self, background: &mut Background, broker: Broker) {
+        let instance = format!("ingest-{}", uuid::Uuid::new_v4().simple());
+        let (db, accepted, id) = (self.db.clone(), self.accepted.clone(), instance.clone());
+        let task = tokio::spawn(async move {
+            let started_at = chrono::Utc::now();
+            let host = workers::host_name();
+            loop {
+                let report = IngestReport {
+                    broker_up: broker.is_connected(),
+                    accepted: accepted.load(Ordering::Relaxed),
+                    version: env!("CARGO_PKG_VERSION").to_string(),
+                };
+                if let Err(e) = workers::report_ingest(&db, &id, &host, started_at, &report).await {
+                    tracing::debug!(error = %e, "cannot report to the fleet's status");
+                }
+                tokio::time::sleep(REPORT_EVERY).await;
+            }
+        });
+        background.report = Some((task, instance));
     }
 
     /// After RabbitMQ confirmed a request's alerts: their `received` steps (made by
     /// [`received`]), and the source heard from.
     pub fn accepted(&self, source: &str, steps: Vec<Event>) {
+        self.accepted
+            .fetch_add(steps.len() as u64, Ordering::Relaxed);
         for step in steps {
             self.trail.record(step);
         }
@@ -120,8 +166,16 @@ impl Background {
             activity,
             migration,
             stop,
+            report,
+            db,
         } = self;
         migration.abort();
+        if let Some((task, instance)) = report {
+            task.abort();
+            // PostgreSQL away: the row ages out of the status by itself; do not wait for it.
+            let gone = workers::gone(&db, &instance);
+            let _ = tokio::time::timeout(Duration::from_secs(1), gone).await;
+        }
         drop(stop);
         let abort_activity = activity.abort_handle();
         let activity = async {

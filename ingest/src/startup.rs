@@ -36,7 +36,7 @@ pub async fn run(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (operator, operator_tasks) =
+    let (operator, mut operator_tasks) =
         OperatorState::start(&settings).context("the [postgres] settings cannot be used")?;
     let broker = Broker::start(BrokerOptions {
         url: settings.amqp.url.clone(),
@@ -45,6 +45,7 @@ pub async fn run(
         max_backoff: Duration::from_millis(settings.amqp.reconnect_max_backoff_ms),
         connection_name: format!("alert-relay ingest ({})", settings.prefix),
     });
+    operator.report(&mut operator_tasks, broker.clone());
     let tolerance = settings.ingest.timestamp_tolerance_secs;
     let metrics = Arc::new(Metrics::new());
     let sources = settings

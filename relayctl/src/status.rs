@@ -17,7 +17,7 @@ use crate::pause::describe as pause_text;
 use crate::text::{span, table, utc};
 use chrono::{DateTime, Duration, Utc};
 use opstate::store::fleet::PauseState;
-use opstate::store::workers::Worker;
+use opstate::store::workers::{Ingest, Worker};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
@@ -58,6 +58,9 @@ pub struct Status {
     pub sources: Option<Vec<SourceRow>>,
     #[serde(default)]
     pub workers: Option<Vec<Worker>>,
+    /// Ingest instances reporting (absent from an older API).
+    #[serde(default)]
+    pub ingest: Option<Vec<Ingest>>,
     #[serde(default)]
     pub queues: Option<Value>,
     /// Which deployment answered: its prefix and Syncro host.
@@ -166,6 +169,14 @@ pub fn down(status: &Status) -> Vec<String> {
             parts.push(name.clone());
         }
     }
+    if let Some(ingest) = &status.ingest {
+        if ingest.is_empty() {
+            parts.push("ingest (none alive)".into());
+        }
+        for i in ingest.iter().filter(|i| !i.report.broker_up) {
+            parts.push(format!("rabbitmq (ingest {})", i.host));
+        }
+    }
     if let Some(workers) = &status.workers {
         if workers.is_empty() {
             parts.push("workers (none alive)".into());
@@ -223,6 +234,14 @@ pub fn render(status: &Status, budget: u64, now: DateTime<Utc>) -> String {
         None => "not reported".into(),
     };
     let _ = writeln!(out, "postgres  {postgres}");
+    if let Some(ingest) = &status.ingest {
+        let accepted: u64 = ingest.iter().map(|i| i.report.accepted).sum();
+        let _ = writeln!(
+            out,
+            "ingest    {} alive, {accepted} alerts accepted since they started",
+            ingest.len()
+        );
+    }
     match &status.workers {
         None => {
             let _ = writeln!(out, "workers   not reported by this operator API");

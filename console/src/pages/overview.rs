@@ -31,6 +31,9 @@ pub struct Status {
     pub postgres: String,
     pub sources: Option<Vec<Source>>,
     pub workers: Option<Vec<Worker>>,
+    /// Ingest instances reporting (absent from an older API).
+    #[serde(default)]
+    pub ingest: Option<Vec<IngestInstance>>,
     pub budget: Option<Budget>,
     pub queues: Option<Vec<Queue>>,
     pub rabbitmq: String,
@@ -68,6 +71,16 @@ pub struct SilenceCounts {
 pub struct Source {
     pub source: String,
     pub quiet_for_secs: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IngestInstance {
+    pub report: IngestReport,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IngestReport {
+    pub broker_up: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,6 +154,17 @@ fn parts(status: &Status, b: &Block) -> Markup {
             (b.heading("parts", "Parts"))
             dl.parts {
                 dt { "Operator API" } dd { (up(true)) }
+                dt { "Ingest" } dd {
+                    @match &status.ingest {
+                        None => { "unknown (PostgreSQL is down)" }
+                        Some(i) if i.is_empty() => { span.down { "none reporting" } }
+                        Some(i) => {
+                            (i.len()) " reporting"
+                            @let cut = i.iter().filter(|i| !i.report.broker_up).count();
+                            @if cut > 0 { ", " span.down { (cut) " without RabbitMQ (answering 503)" } }
+                        }
+                    }
+                }
                 dt { "PostgreSQL" } dd { (up(status.postgres == "up")) }
                 dt { "RabbitMQ" } dd { (up(status.rabbitmq == "up")) }
                 dt { "Workers" } dd {

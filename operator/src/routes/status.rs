@@ -17,7 +17,7 @@ use chrono::Utc;
 use opstate::silence::SilenceState;
 use opstate::store::fleet::{self, PauseState};
 use opstate::store::silences;
-use opstate::store::workers::{self, Worker};
+use opstate::store::workers::{self, Ingest, Worker};
 use opstate::Db;
 use serde::Serialize;
 
@@ -36,6 +36,9 @@ pub struct StatusParts {
     pub sources: Option<Vec<SourceView>>,
     /// Workers that reported in the last [`ALIVE_SECS`] s; null while PostgreSQL is down.
     pub workers: Option<Vec<Worker>>,
+    /// Ingest instances that reported in the last [`ALIVE_SECS`] s; null while PostgreSQL is
+    /// down.
+    pub ingest: Option<Vec<Ingest>>,
     /// The fleet's use of Syncro's budget; null while PostgreSQL is down.
     pub budget: Option<Budget>,
     /// Ready messages of each of the deployment's queues, work first (a queue not declared
@@ -50,7 +53,7 @@ pub struct StatusParts {
     pub syncro: Option<crate::reach::SyncroReach>,
 }
 
-/// A worker reports every 2 s; one silent this long is gone.
+/// A worker (or an ingest instance) reports every 2 s; one silent this long is gone.
 pub const ALIVE_SECS: i64 = 15;
 
 #[derive(Debug, Serialize)]
@@ -72,6 +75,7 @@ struct OperatorState {
     silences: SilenceCounts,
     overdue: Vec<SourceView>,
     workers: Vec<Worker>,
+    ingest: Vec<Ingest>,
 }
 
 async fn operator_state(db: &Db) -> Result<OperatorState> {
@@ -88,12 +92,14 @@ async fn operator_state(db: &Db) -> Result<OperatorState> {
         .into_iter()
         .filter(|s| s.overdue)
         .collect();
-    let workers = workers::alive(db, ALIVE_SECS).await?;
+    let alive = workers::alive(db, ALIVE_SECS).await?;
+    let ingest = workers::ingest_alive(db, ALIVE_SECS).await?;
     Ok(OperatorState {
         paused,
         silences,
         overdue,
-        workers,
+        workers: alive,
+        ingest,
     })
 }
 
@@ -135,6 +141,7 @@ pub async fn gather(state: &AppState) -> StatusParts {
                     .sum(),
             }),
             workers: Some(o.workers),
+            ingest: Some(o.ingest),
             queues,
             rabbitmq,
             redis,
@@ -147,6 +154,7 @@ pub async fn gather(state: &AppState) -> StatusParts {
             postgres: Health::Down,
             sources: None,
             workers: None,
+            ingest: None,
             budget: None,
             queues,
             rabbitmq,

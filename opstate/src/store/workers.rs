@@ -1,10 +1,16 @@
-//! Each worker's report, written every few seconds off the alert path: the fleet's status
-//! (who is alive, what they hold, how much of Syncro's budget they use) is read from here.
+//! Each process's report, written every few seconds off the alert path: the fleet's status
+//! (which workers and ingest instances are alive, what the workers hold, how much of Syncro's
+//! budget they use) is read from here. One table for both parts, each row with its `role`
+//! (`processor`, `ingest`); each role has its own report ([`WorkerReport`], [`IngestReport`]).
 
 use crate::db::{Db, Result};
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
+
+const PROCESSOR: &str = "processor";
+const INGEST: &str = "ingest";
 
 /// What a worker says of itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -22,16 +28,32 @@ pub struct WorkerReport {
     pub version: String,
 }
 
-/// A worker as the status shows it.
+/// What an ingest instance says of itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IngestReport {
+    /// Whether its broker connection is up (without it, it answers 503).
+    pub broker_up: bool,
+    /// Alerts it accepted (202) since it started.
+    pub accepted: u64,
+    pub version: String,
+}
+
+/// A process as the status shows it, with its role's report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Worker {
+pub struct Instance<R> {
     pub instance: String,
     pub host: String,
     pub started_at: DateTime<Utc>,
     pub seen_at: DateTime<Utc>,
-    pub report: WorkerReport,
+    pub report: R,
 }
 
+/// A worker as the status shows it.
+pub type Worker = Instance<WorkerReport>;
+/// An ingest instance as the status shows it.
+pub type Ingest = Instance<IngestReport>;
+
+/// Records a worker's report.
 pub async fn report(
     db: &Db,
     instance: &str,
@@ -39,39 +61,76 @@ pub async fn report(
     started_at: DateTime<Utc>,
     report: &WorkerReport,
 ) -> Result<()> {
+    upsert(db, PROCESSOR, instance, host, started_at, report).await
+}
+
+/// Records an ingest instance's report.
+pub async fn report_ingest(
+    db: &Db,
+    instance: &str,
+    host: &str,
+    started_at: DateTime<Utc>,
+    report: &IngestReport,
+) -> Result<()> {
+    upsert(db, INGEST, instance, host, started_at, report).await
+}
+
+async fn upsert(
+    db: &Db,
+    role: &str,
+    instance: &str,
+    host: &str,
+    started_at: DateTime<Utc>,
+    report: &impl Serialize,
+) -> Result<()> {
     let value = serde_json::to_value(report).unwrap_or_default();
     sqlx::query(
-        "INSERT INTO workers (instance, host, started_at, seen_at, report)
-         VALUES ($1, $2, $3, now(), $4)
+        "INSERT INTO workers (instance, host, started_at, seen_at, report, role)
+         VALUES ($1, $2, $3, now(), $4, $5)
          ON CONFLICT (instance) DO UPDATE SET seen_at = now(), report = EXCLUDED.report",
     )
     .bind(instance)
     .bind(host)
     .bind(started_at)
     .bind(&value)
+    .bind(role)
     .execute(db.pool())
     .await?;
     Ok(())
 }
 
-/// Workers seen within `within_secs` (alive), newest first; older rows are deleted after a
-/// day.
+/// Workers seen within `within_secs` (alive), newest first; rows older than a day are
+/// deleted.
 pub async fn alive(db: &Db, within_secs: i64) -> Result<Vec<Worker>> {
+    seen(db, PROCESSOR, within_secs).await
+}
+
+/// Ingest instances seen within `within_secs`, newest first.
+pub async fn ingest_alive(db: &Db, within_secs: i64) -> Result<Vec<Ingest>> {
+    seen(db, INGEST, within_secs).await
+}
+
+async fn seen<R: DeserializeOwned + Default>(
+    db: &Db,
+    role: &str,
+    within_secs: i64,
+) -> Result<Vec<Instance<R>>> {
     sqlx::query("DELETE FROM workers WHERE seen_at < now() - interval '1 day'")
         .execute(db.pool())
         .await?;
     let rows = sqlx::query(
         "SELECT instance, host, started_at, seen_at, report FROM workers
-          WHERE seen_at >= now() - make_interval(secs => $1)
+          WHERE role = $1 AND seen_at >= now() - make_interval(secs => $2)
           ORDER BY started_at DESC",
     )
+    .bind(role)
     .bind(within_secs as f64)
     .fetch_all(db.pool())
     .await?;
     rows.iter()
         .map(|r| {
             let report: serde_json::Value = r.try_get("report")?;
-            Ok(Worker {
+            Ok(Instance {
                 instance: r.try_get("instance")?,
                 host: r.try_get("host")?,
                 started_at: r.try_get("started_at")?,
@@ -83,7 +142,17 @@ pub async fn alive(db: &Db, within_secs: i64) -> Result<Vec<Worker>> {
         .map_err(Into::into)
 }
 
-/// Deregisters a stopping worker.
+/// This machine's name as the status shows it: `HOSTNAME` (a pod's name), else
+/// `/etc/hostname`, else empty.
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Deregisters a stopping process (a worker or an ingest instance).
 pub async fn gone(db: &Db, instance: &str) -> Result<()> {
     sqlx::query("DELETE FROM workers WHERE instance = $1")
         .bind(instance)

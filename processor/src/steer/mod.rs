@@ -197,11 +197,7 @@ pub async fn report(
     use std::sync::atomic::Ordering;
     const EVERY: Duration = Duration::from_secs(2);
     let started_at = chrono::Utc::now();
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
+    let host = workers::host_name();
     let (mut written, mut dropped) = (0u64, 0u64);
     // Requests made, sampled every pass: the last minute's use is the newest minus the
     // sample a minute old.

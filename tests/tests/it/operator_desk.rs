@@ -349,3 +349,49 @@ async fn billing_shows_what_the_next_sync_would_write_and_this_months_outcomes()
     op.stop().await.expect("stops");
     h.stack.finish().await;
 }
+
+/// Every ingest instance reports itself: the status lists each with the alerts it accepted,
+/// and one that stops leaves the list at once.
+#[tokio::test]
+async fn the_status_lists_each_running_ingest_and_forgets_one_that_stopped() {
+    let stack = Stack::start(|_| {}, "").await;
+    let op = TestOperator::for_stack(&stack).await;
+    op.ready().await;
+    stack.send(&[alert("ingest-counted")]).await;
+    let instances = |reply: Reply| reply.body["ingest"].as_array().cloned();
+    let one = wait::until(
+        "the stack's ingest in the status",
+        Duration::from_secs(20),
+        || async {
+            let list = instances(op.get("/v1/status", Some(READ_TOKEN)).await)?;
+            let accepted = list.first()?["report"]["accepted"].as_u64()?;
+            (list.len() == 1 && accepted >= 1).then_some(list)
+        },
+    )
+    .await;
+    assert_eq!(one[0]["report"]["broker_up"], true, "{one:?}");
+
+    let second = relay_tests::ingest::TestIngest::spawn(&stack.config).await;
+    wait::until(
+        "a second ingest in the status",
+        Duration::from_secs(20),
+        || async {
+            let list = instances(op.get("/v1/status", Some(READ_TOKEN)).await)?;
+            (list.len() == 2).then_some(())
+        },
+    )
+    .await;
+    second.stop().await.expect("the second ingest stops");
+    wait::until(
+        "the stopped ingest gone from the status",
+        Duration::from_secs(10),
+        || async {
+            let list = instances(op.get("/v1/status", Some(READ_TOKEN)).await)?;
+            (list.len() == 1).then_some(())
+        },
+    )
+    .await;
+
+    op.stop().await.expect("stops cleanly");
+    stack.finish().await;
+}

@@ -385,6 +385,7 @@ async fn pause_and_resume_print_the_state_and_whether_it_changed() {
     workers::report(&op.db, "w-1", "proc-a", Utc::now(), &alive)
         .await
         .expect("worker report");
+    report_ingest(&op, 0).await;
     op.fully_up().await;
     let status = relayctl(&op, Some(READ_TOKEN), &["status"]).await;
     status.exited(0);
@@ -593,6 +594,15 @@ async fn status_exits_0_when_every_part_is_up_and_1_when_postgres_is_down() {
     workers::report(&op.db, "w-1", "proc-a", Utc::now(), &report)
         .await
         .expect("worker report");
+    // Without an ingest reporting, the front door is a part down.
+    let no_ingest = relayctl(&op, Some(READ_TOKEN), &["status"]).await;
+    no_ingest.exited(1);
+    assert!(
+        no_ingest.stdout.contains("DOWN: ingest (none alive)"),
+        "{}",
+        no_ingest.stdout
+    );
+    report_ingest(&op, 5).await;
     let added = op
         .post(
             "/v1/silences",
@@ -612,6 +622,7 @@ async fn status_exits_0_when_every_part_is_up_and_1_when_postgres_is_down() {
         "silences  1 active, 0 pending",
         "postgres  up",
         "sources   none overdue",
+        "ingest    1 alive, 5 alerts accepted since they started",
         "all up",
     ] {
         assert!(
@@ -783,4 +794,16 @@ async fn a_missing_wrong_or_unreachable_api_is_said_plainly() {
     );
 
     op.stop().await.expect("stops cleanly");
+}
+
+/// An ingest instance's report, as a running ingest writes it every 2 s.
+async fn report_ingest(op: &TestOperator, accepted: u64) {
+    let report = workers::IngestReport {
+        broker_up: true,
+        accepted,
+        version: "0.1.0".into(),
+    };
+    workers::report_ingest(&op.db, "ingest-1", "front-a", Utc::now(), &report)
+        .await
+        .expect("ingest report");
 }
