@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
+use shared::error_body::{root_cause, Refused};
 use std::time::Duration;
 
 /// The header the operator API reads the person from (operator `auth::ON_BEHALF_OF`).
@@ -58,26 +59,10 @@ impl ApiError {
                 code,
                 message,
                 ..
-            } => format!(
-                "{} ({status} {code})",
-                message.trim_end_matches("; see `fields`")
-            ),
+            } => shared::error_body::headline(*status, code, message),
             other => other.to_string(),
         }
     }
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorInner,
-}
-
-#[derive(Deserialize)]
-struct ErrorInner {
-    code: String,
-    message: String,
-    #[serde(default)]
-    fields: Vec<FieldProblem>,
 }
 
 /// Who a token is, as `GET /v1/whoami` answers.
@@ -201,14 +186,14 @@ impl OperatorApi {
         if (200..300).contains(&status) {
             return serde_json::from_slice(&bytes).map_err(|_| ApiError::Unreadable(status));
         }
-        match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(body) => Err(ApiError::Refused {
+        match Refused::<FieldProblem>::parse(&bytes) {
+            Some(refused) => Err(ApiError::Refused {
                 status,
-                code: body.error.code,
-                message: body.error.message,
-                fields: body.error.fields,
+                code: refused.code,
+                message: refused.message,
+                fields: refused.fields,
             }),
-            Err(_) => Err(ApiError::Unreadable(status)),
+            None => Err(ApiError::Unreadable(status)),
         }
     }
 }
@@ -218,9 +203,5 @@ fn unreachable(error: &reqwest::Error) -> ApiError {
     if error.is_timeout() {
         return ApiError::Unreachable(format!("no answer within {} s", TIMEOUT.as_secs()));
     }
-    let mut cause: &(dyn std::error::Error + 'static) = error;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    ApiError::Unreachable(cause.to_string())
+    ApiError::Unreachable(root_cause(error))
 }

@@ -6,7 +6,8 @@
 use opstate::silence::Problem;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use shared::error_body::{root_cause, Refused};
 use std::fmt;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -115,8 +116,7 @@ impl Refusal {
     /// The API's message and code on one line, without the pointer to `fields` meant for
     /// programs (the fields are printed below it).
     pub fn headline(&self) -> String {
-        let message = self.message.trim_end_matches("; see `fields`");
-        format!("{message} ({} {})", self.status, self.code)
+        shared::error_body::headline(self.status, &self.code, &self.message)
     }
 }
 
@@ -150,20 +150,6 @@ pub fn finish(command: &str, result: Result<ExitCode, ApiError>) -> ExitCode {
             error.exit_code()
         }
     }
-}
-
-/// The API's error body.
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorInner,
-}
-
-#[derive(Deserialize)]
-struct ErrorInner {
-    code: String,
-    message: String,
-    #[serde(default)]
-    fields: Vec<Problem>,
 }
 
 /// A client of one operator API.
@@ -262,15 +248,15 @@ impl Api {
             return serde_json::from_slice(&bytes)
                 .map_err(|e| unreadable(format!("not the answer expected: {e}")));
         }
-        match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(body) => Err(ApiError::Refused(Refusal {
+        match Refused::<Problem>::parse(&bytes) {
+            Some(refused) => Err(ApiError::Refused(Refusal {
                 status,
-                code: body.error.code,
-                message: body.error.message,
-                fields: body.error.fields,
+                code: refused.code,
+                message: refused.message,
+                fields: refused.fields,
                 role,
             })),
-            Err(_) => Err(unreadable(snippet(&bytes))),
+            None => Err(unreadable(snippet(&bytes))),
         }
     }
 
@@ -285,16 +271,6 @@ impl Api {
             why,
         }
     }
-}
-
-/// The innermost cause: "Connection refused (os error 111)" rather than reqwest's
-/// "error sending request".
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    cause.to_string()
 }
 
 /// The start of a body that is not the API's, on one line.
