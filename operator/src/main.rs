@@ -1,5 +1,6 @@
 //! `operator --config FILE`: loads and checks the configuration and the tokens, sets up
-//! logging, and serves the operator API until SIGTERM or SIGINT.
+//! logging, and serves the operator API until SIGTERM or SIGINT; SIGHUP reads the workers'
+//! sections of the file again.
 
 use anyhow::Context;
 use clap::Parser;
@@ -32,7 +33,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let _telemetry = shared::telemetry::init(settings.log.format, &settings.log.level);
-    match serve(settings, tokens).await {
+    match serve(settings, tokens, cli.config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "operator failed");
@@ -41,8 +42,19 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(settings: Settings, tokens: operator::auth::Tokens) -> anyhow::Result<()> {
+async fn serve(
+    settings: Settings,
+    tokens: operator::auth::Tokens,
+    config_file: PathBuf,
+) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(&settings.operator.listen)
         .with_context(|| format!("cannot bind {}", settings.operator.listen))?;
-    operator::serve(listener, settings, tokens, shared::shutdown::signal()).await
+    operator::serve(
+        listener,
+        settings,
+        tokens,
+        Some(config_file),
+        shared::shutdown::signal(),
+    )
+    .await
 }

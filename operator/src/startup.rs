@@ -23,7 +23,7 @@ use opstate::Db;
 use shared::config::{self, Settings};
 use std::future::Future;
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,17 +43,21 @@ pub async fn run(
     let tokens = crate::config::check(&settings, &config::process_env, Path::new("settings"))?;
     let listener = TcpListener::bind(&settings.operator.listen)
         .with_context(|| format!("cannot bind {}", settings.operator.listen))?;
-    serve(listener, settings, tokens, stop).await
+    serve(listener, settings, tokens, None, stop).await
 }
 
 /// Runs the operator API on `listener` until `stop` completes, then stops accepting
 /// connections, lets in-flight requests finish (at most ten seconds) and returns.
 ///
-/// The settings must have passed [`crate::config::check`], which made `tokens`.
+/// The settings must have passed [`crate::config::check`], which made `tokens`. With
+/// `config_file` (the file the settings came from), SIGHUP reads the workers' sections of it
+/// again, as a worker does ([`processor::config::reload`]): mapping, tickets, notes,
+/// overrides; a bad file changes nothing.
 pub async fn serve(
     listener: TcpListener,
     settings: Settings,
     tokens: Tokens,
+    config_file: Option<PathBuf>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = Db::lazy(&settings.postgres, &settings.prefix).context("PostgreSQL settings")?;
@@ -70,6 +74,9 @@ pub async fn serve(
         workers,
     ));
     let closing = state.clone();
+    let prefix = settings.prefix.clone();
+    let reloading =
+        config_file.map(|path| tokio::spawn(reload_on_hangup(path, settings, state.clone())));
 
     let address = listener.local_addr().context("listener has no address")?;
     let server = build_server(listener, state, web::Data::new(tokens))?;
@@ -81,18 +88,39 @@ pub async fn serve(
     });
     tracing::info!(
         %address,
-        prefix = %settings.prefix,
+        prefix = %prefix,
         schema = %db.schema(),
         operators = ?names.iter().map(|(name, role)| format!("{name} ({})", role.as_str())).collect::<Vec<_>>(),
         "operator API listening"
     );
     let served = server.await.context("server failed");
     migration.abort();
+    if let Some(reloading) = reloading {
+        reloading.abort();
+    }
     closing.fleet.close().await;
     closing.dead_letters.close().await;
     db.pool().close().await;
     tracing::info!("operator API stopped");
     served
+}
+
+/// Reads the workers' configuration again on every SIGHUP; `running` is what the API started
+/// with (connection settings changed in the file are named in a warning and need a restart).
+async fn reload_on_hangup(path: PathBuf, running: Settings, state: web::Data<AppState>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP; a changed file needs a restart");
+            return;
+        }
+    };
+    let metrics = processor::metrics::Metrics::new();
+    while hangups.recv().await.is_some() {
+        tracing::info!(path = %path.display(), "SIGHUP: reading the workers' configuration again");
+        processor::config::reload::reload(&path, &running, &state.workers.config, &metrics);
+    }
 }
 
 /// Applies the migrations, retrying until PostgreSQL takes them; then the API is ready.

@@ -69,7 +69,7 @@ impl AppState {
     /// read them within a second of a change), and whether they could be read (the file
     /// alone when PostgreSQL is away). What explain and a replay's plan go by.
     pub async fn workers_config(&self) -> (processor::config::ProcessorConfig, bool) {
-        let mut config = (*self.workers.config).clone();
+        let mut config = (*self.workers.config.current()).clone();
         let read = match self.db() {
             Ok(db) => opstate::store::mappings::current(db).await.ok(),
             Err(_) => None,

@@ -7,6 +7,7 @@
 //! Redis is connected on first use: the API starts and answers while it is away, and the
 //! routes that need it answer 503 `redis_unavailable` then.
 
+use processor::config::reload::ConfigHandle;
 use processor::config::ProcessorConfig;
 use processor::metrics::Metrics;
 use processor::store::ratelimit::{limited_client, RateLimiter};
@@ -19,9 +20,9 @@ use syncro::SyncroClient;
 
 /// The workers' configuration and the connections the API shares with them.
 pub struct Workers {
-    /// What the workers run with (read at start; a changed file needs a restart of the API,
-    /// as it does of a worker for its connection settings).
-    pub config: Arc<ProcessorConfig>,
+    /// What the workers run with: read at start, and again on SIGHUP as a worker does
+    /// ([`processor::config::reload`]); take [`ConfigHandle::current`] once per request.
+    pub config: ConfigHandle,
     /// The workers' Redis state under the deployment's prefix.
     pub store: Store,
     /// Syncro, admitted through the fleet's limiter.
@@ -45,7 +46,7 @@ impl Workers {
         let limiter = RateLimiter::from_settings(store.clone(), &settings.syncro);
         let syncro = limited_client(settings, Some(limiter), Arc::new(Metrics::new()))?;
         Ok(Workers {
-            config: Arc::new(config),
+            config: ConfigHandle::new(config),
             store,
             syncro,
             prefix: settings.prefix.clone(),
@@ -57,7 +58,7 @@ impl Workers {
 
     /// The workers' topology: the same queue names and retry tiers they declare.
     pub fn topology(&self) -> Topology {
-        Topology::new(&self.prefix).with_retry_tiers(&self.config.worker.retry_tiers())
+        Topology::new(&self.prefix).with_retry_tiers(&self.config.current().worker.retry_tiers())
     }
 
     /// How to reach the deployment's broker, on the workers' topology (for a

@@ -113,9 +113,15 @@ impl TestOperator {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(operator::serve(listener, settings, tokens, async move {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(operator::serve(
+            listener,
+            settings,
+            tokens,
+            None,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         TestOperator {
             base_url: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),

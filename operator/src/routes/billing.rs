@@ -44,7 +44,7 @@ struct Billing {
 
 pub async fn show(_: Reader, state: web::Data<AppState>) -> Result<HttpResponse> {
     let workers = &state.workers;
-    let config = &workers.config.billing;
+    let config = &workers.config.current().billing;
     let runner = Runner {
         config: Arc::new(config.clone()),
         store: BillingStore::new(workers.store.clone()),

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use shared::alert::Severity;
 
 pub async fn show(_: Reader, state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(view(&state.workers.config))
+    HttpResponse::Ok().json(view(&state.workers.config.current()))
 }
 
 /// The readable view of `config` (every value the workers decide with, no secret).

@@ -115,6 +115,7 @@ async fn mapping_now(state: &AppState) -> Result<(MappingConfig, Vec<Mapping>)> 
     let mapping = state
         .workers
         .config
+        .current()
         .mapping
         .with_console(Arc::new(snapshot));
     Ok((mapping, console))
@@ -411,7 +412,7 @@ pub async fn remove(
         .await?
         .ok_or_else(|| ApiError::not_found("the console has no mapping of that organization"))?;
     tracing::info!(operator = %caller.name, organization = %org, "console mapping removed");
-    let overridden = state.workers.config.mapping.file_decides(&org);
+    let overridden = state.workers.config.current().mapping.file_decides(&org);
     Ok(HttpResponse::Ok().json(ConsoleEntry {
         mapping: removed,
         overridden,

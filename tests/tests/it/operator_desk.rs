@@ -13,6 +13,7 @@ use relay_tests::processor::{start_sim, Stack, TestProcessor, SIM_TOKEN};
 use relay_tests::{wait, Context};
 use serde_json::{json, Value};
 use std::time::Duration;
+use tokio::io::AsyncBufReadExt;
 
 const READ: Option<&str> = Some(READ_TOKEN);
 const LONG: Duration = Duration::from_secs(60);
@@ -394,4 +395,120 @@ async fn the_status_lists_each_running_ingest_and_forgets_one_that_stopped() {
 
     op.stop().await.expect("stops cleanly");
     stack.finish().await;
+}
+
+/// The operator binary reads the workers' sections of its file again on SIGHUP, as a worker
+/// does: the configuration page shows the new ticket defaults; a bad file changes nothing.
+#[tokio::test]
+async fn sighup_reads_the_workers_configuration_again_and_a_bad_file_changes_nothing() {
+    let ctx = Context::new();
+    let port = relay_tests::free_port();
+    let text = relay_tests::operator::config(&ctx, &postgres_url(), "");
+    let cut = text
+        .rfind(r#"listen = "127.0.0.1:0""#)
+        .expect("the operator's listen");
+    let text = format!(
+        "{}listen = \"127.0.0.1:{port}\"{}",
+        &text[..cut],
+        &text[cut + r#"listen = "127.0.0.1:0""#.len()..]
+    );
+    let file = std::env::temp_dir().join(format!("{}-operator.toml", ctx.prefix));
+    std::fs::write(&file, &text).expect("config written");
+    let mut child = tokio::process::Command::new(relay_tests::workspace_binary("operator"))
+        .arg("--config")
+        .arg(&file)
+        .env(
+            "RELAY_OPERATOR_OPERATE_TOKENS",
+            format!("alice:{OPERATE_TOKEN}"),
+        )
+        .env("RELAY_OPERATOR_READ_TOKENS", format!("rita:{READ_TOKEN}"))
+        .env_remove("RELAY_CONFIG")
+        .env("RELAY_LOG_FORMAT", "json")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the operator starts");
+    let mut log = tokio::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let base = format!("http://127.0.0.1:{port}");
+    wait::http_ok(
+        "the operator",
+        &format!("{base}/healthz"),
+        Duration::from_secs(20),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let problem_type = || async {
+        let answer: Value = client
+            .get(format!("{base}/v1/configuration"))
+            .bearer_auth(READ_TOKEN)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        answer["tickets"]["problem_type"].as_str().map(String::from)
+    };
+    assert_eq!(problem_type().await.as_deref(), Some("Security"));
+    let hangup = |pid: u32| {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -HUP {pid}");
+    };
+    let pid = child.id().expect("a pid");
+
+    // A bad file: refused whole, the running configuration stays.
+    std::fs::write(
+        &file,
+        text.replace(
+            "catch_all_customer_id = 4101776",
+            "catch_all_customer_id = -1",
+        ),
+    )
+    .expect("config written");
+    hangup(pid);
+    let refused = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(line)) = log.next_line().await {
+            if line.contains("configuration reload rejected") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        refused.ok(),
+        Some(true),
+        "the bad file is refused in the log"
+    );
+    assert_eq!(problem_type().await.as_deref(), Some("Security"));
+    // A good one is taken.
+    std::fs::write(
+        &file,
+        text.replace(
+            r#"problem_type = "Security""#,
+            r#"problem_type = "Incident""#,
+        ),
+    )
+    .expect("config written");
+    let seen = wait::until(
+        "the new ticket default",
+        Duration::from_secs(20),
+        || async {
+            hangup(pid);
+            let now = problem_type().await?;
+            (now == "Incident").then_some(now)
+        },
+    )
+    .await;
+    assert_eq!(seen, "Incident");
+
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = tokio::time::timeout(Duration::from_secs(15), child.wait()).await;
+    let _ = std::fs::remove_file(&file);
+    relay_tests::processor::drop_schema(&ctx.prefix).await;
 }
