@@ -31,15 +31,26 @@
 //!     --probe-orgs org-fabrikam,org-northwind --probes 10 --probe-every-secs 5 \
 //!     --wait-sim http://127.0.0.1:8900
 //! ```
+//!
+//! Here: the arguments, the storm's sending and settling, the report. `probe`: the probes'
+//! alerts, sending and report. `sim`: what the simulator holds (counters, tickets, the
+//! references in their comments), which both read.
+
+mod probe;
+mod sim;
+
+pub use probe::{ProbeReport, ProbeResult};
 
 use crate::send::{secret_from_env, sign_standard_webhooks, whsec_key};
 use anyhow::{bail, ensure};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
+use probe::{probe, probe_report};
 use serde::Serialize;
 use serde_json::{json, Value};
 use shared::message::message_id;
-use std::collections::{HashMap, HashSet};
+use sim::{counters, references, state, tickets_of, Seen};
+use std::collections::HashSet;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -128,41 +139,6 @@ pub struct Report {
     /// The probes, when `--probes` asked for some.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probes: Option<ProbeReport>,
-}
-
-/// The probe alerts (`probes` in the report): each must become exactly one ticket of its own.
-#[derive(Debug, Serialize)]
-pub struct ProbeReport {
-    pub sent: usize,
-    /// Probes in no ticket when the wait ended.
-    pub missing: usize,
-    /// Extra copies: comments carrying a probe beyond its first.
-    pub duplicates: usize,
-    /// Probes found, but not as the first comment of a ticket of their own (e.g. noted into
-    /// another ticket).
-    pub not_own_ticket: usize,
-    /// The slowest and the median latency of the probes found (`latency_secs` below); `null`
-    /// when none was found.
-    pub worst_secs: Option<f64>,
-    pub median_secs: Option<f64>,
-    /// Every probe, in the order sent.
-    pub each: Vec<ProbeResult>,
-}
-
-/// One probe alert and what became of it.
-#[derive(Debug, Serialize)]
-pub struct ProbeResult {
-    pub org: String,
-    pub severity: &'static str,
-    /// When its 202 came back, in seconds from the storm's first request.
-    pub accepted_secs: f64,
-    /// From its 202 to the creation of its ticket (of the first comment carrying it); `null`
-    /// when it never arrived.
-    pub latency_secs: Option<f64>,
-    /// Tickets carrying it (1 expected).
-    pub tickets: usize,
-    /// Whether it opened a ticket (its ticket's first comment carries it).
-    pub own_ticket: bool,
 }
 
 pub async fn run(args: Args) -> ExitCode {
@@ -408,160 +384,6 @@ async fn send_all(
     Ok((sent, first))
 }
 
-/// A probe alert sent: what it was and when its 202 came back.
-struct Probe {
-    /// Its number, in the order sent.
-    n: usize,
-    /// Its message id: the `relay-ref` its ticket carries.
-    id: String,
-    org: String,
-    severity: &'static str,
-    accepted: DateTime<Utc>,
-    accepted_secs: f64,
-}
-
-/// Probe `k`: a new incident of one of the `--probe-orgs` with a subject of its own.
-/// Severities alternate; organizations change every two probes, so each gets both severities.
-fn probe_alert(args: &Args, tag: &str, k: usize) -> (Value, String, &'static str) {
-    let severity = if k.is_multiple_of(2) {
-        "critical"
-    } else {
-        "high"
-    };
-    let orgs = args.probe_orgs.len().max(1);
-    let org = args
-        .probe_orgs
-        .get((k / 2) % orgs)
-        .cloned()
-        .unwrap_or_default();
-    let alert = json!({
-        "id": format!("{tag}-probe-{k}"),
-        "event_type": "edr.credential_dumping",
-        "severity": severity,
-        "organization": {"id": org, "name": format!("Probe organization {org}")},
-        "title": format!("New incident {k} during {tag}: credential dumping"),
-        "description": "LSASS memory was read by an unsigned process.",
-        "occurred_at": Utc::now().to_rfc3339(),
-        "device": {"name": format!("PROBE-{k:03}")},
-        "details": {"probe": k, "storm": tag}
-    });
-    (alert, org, severity)
-}
-
-/// Sends the `--probes` probe alerts, one every `--probe-every-secs` from `started`, then with
-/// `--wait-sim` waits until each is in a ticket (or `deadline`). Returns the probes sent.
-async fn probe(
-    args: &Args,
-    ingest: &Ingest<'_>,
-    tag: &str,
-    started: Instant,
-    deadline: Instant,
-) -> anyhow::Result<Vec<Probe>> {
-    let every = Duration::from_secs(args.probe_every_secs);
-    let mut probes = Vec::with_capacity(args.probes);
-    for k in 0..args.probes {
-        tokio::time::sleep_until((started + every * (k as u32 + 1)).into()).await;
-        let (alert, org, severity) = probe_alert(args, tag, k);
-        let accepted = ingest.post(&alert).await?;
-        let accepted_secs = started.elapsed().as_secs_f64();
-        eprintln!("probe {k} ({org}, {severity}) accepted after {accepted_secs:.1} s");
-        probes.push(Probe {
-            n: k,
-            id: message_id(&args.source, &format!("{tag}-probe-{k}")),
-            org,
-            severity,
-            accepted,
-            accepted_secs,
-        });
-    }
-    let Some(sim) = &args.wait_sim else {
-        return Ok(probes);
-    };
-    // Only the probes not yet seen are asked for, once a second: each question is cheap (one
-    // ticket back), unlike the whole state the storm's wait reads.
-    let mut pending: Vec<&Probe> = probes.iter().collect();
-    while !pending.is_empty() && Instant::now() < deadline {
-        let mut still = Vec::new();
-        for p in pending {
-            let tickets = tickets_with(ingest.http, sim, &p.id).await?;
-            let one: HashSet<String> = HashSet::from([p.id.clone()]);
-            if references(&tickets, &one).refs.is_empty() {
-                still.push(p);
-            } else {
-                eprintln!(
-                    "probe {} in Syncro after {:.1} s",
-                    p.n,
-                    started.elapsed().as_secs_f64()
-                );
-            }
-        }
-        pending = still;
-        if !pending.is_empty() {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
-    Ok(probes)
-}
-
-/// Looks at every probe once more (after the storm settled, so a late duplicate shows) and
-/// sums them up.
-async fn probe_report(
-    http: &reqwest::Client,
-    sim: &str,
-    probes: Vec<Probe>,
-) -> anyhow::Result<ProbeReport> {
-    let mut each = Vec::with_capacity(probes.len());
-    let (mut missing, mut duplicates, mut not_own_ticket) = (0, 0, 0);
-    for p in probes {
-        let tickets = tickets_with(http, sim, &p.id).await?;
-        let seen = references(&tickets, &HashSet::from([p.id.clone()]));
-        let copies = seen.refs.get(&p.id).copied().unwrap_or(0);
-        let own_ticket = seen.opened.contains(&p.id);
-        match copies {
-            0 => missing += 1,
-            n => {
-                duplicates += n - 1;
-                if !own_ticket {
-                    not_own_ticket += 1;
-                }
-            }
-        }
-        each.push(ProbeResult {
-            latency_secs: seen
-                .arrived
-                .get(&p.id)
-                // A ticket made before the 202 reached us is a latency of 0, not less.
-                .map(|at| round(secs_between(p.accepted, *at).max(0.0))),
-            org: p.org,
-            severity: p.severity,
-            accepted_secs: round(p.accepted_secs),
-            tickets: seen.tickets,
-            own_ticket,
-        });
-    }
-    let mut latencies: Vec<f64> = each.iter().filter_map(|p| p.latency_secs).collect();
-    latencies.sort_by(f64::total_cmp);
-    Ok(ProbeReport {
-        sent: each.len(),
-        missing,
-        duplicates,
-        not_own_ticket,
-        worst_secs: latencies.last().copied(),
-        median_secs: median(&latencies),
-        each,
-    })
-}
-
-/// The median of sorted values (the mean of the middle two for an even count).
-fn median(sorted: &[f64]) -> Option<f64> {
-    let n = sorted.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(sorted[n / 2]),
-        _ => Some(round((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0)),
-    }
-}
-
 /// Seconds from `from` to `to` (negative when `to` is earlier).
 fn secs_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
     (to - from).num_milliseconds() as f64 / 1000.0
@@ -576,111 +398,9 @@ fn round(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-/// The simulator's request counters.
-struct Counted {
-    total: u64,
-    /// Answers 429, from the rate limit or the burst limit.
-    throttled: u64,
-}
-
-async fn counters(http: &reqwest::Client, sim: &str) -> anyhow::Result<Counted> {
-    let value: Value = http
-        .get(format!("{}/_admin/counters", sim.trim_end_matches('/')))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let throttled =
-        value["rate_limited"].as_u64().unwrap_or(0) + value["burst_429s"].as_u64().unwrap_or(0);
-    Ok(Counted {
-        total: value["total"].as_u64().unwrap_or(0),
-        throttled,
-    })
-}
-
-async fn state(http: &reqwest::Client, sim: &str) -> anyhow::Result<Value> {
-    Ok(http
-        .get(format!("{}/_admin/state", sim.trim_end_matches('/')))
-        .send()
-        .await?
-        .json()
-        .await?)
-}
-
-/// The simulator's tickets having a comment that contains `text` (`GET /_admin/tickets`).
-async fn tickets_with(http: &reqwest::Client, sim: &str, text: &str) -> anyhow::Result<Vec<Value>> {
-    let answer: Value = http
-        .get(format!("{}/_admin/tickets", sim.trim_end_matches('/')))
-        .query(&[("comment_contains", text)])
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(tickets_of(&answer).to_vec())
-}
-
-/// The `tickets` array of a simulator answer (`/_admin/tickets`, or `data` of `/_admin/state`).
-fn tickets_of(value: &Value) -> &[Value] {
-    value["tickets"].as_array().map_or(&[], Vec::as_slice)
-}
-
-/// Wanted alerts found in the simulator's tickets.
-struct Seen {
-    /// Reference → how many comments carry it.
-    refs: HashMap<String, usize>,
-    /// Reference → when the first comment carrying it was made (the simulator's clock).
-    arrived: HashMap<String, DateTime<Utc>>,
-    /// References found in a ticket's first comment: alerts that opened their ticket.
-    opened: HashSet<String>,
-    /// Tickets holding at least one of the wanted alerts.
-    tickets: usize,
-    /// Their comments.
-    comments: usize,
-}
-
-fn references(tickets: &[Value], wanted: &HashSet<String>) -> Seen {
-    let mut seen = Seen {
-        refs: HashMap::new(),
-        arrived: HashMap::new(),
-        opened: HashSet::new(),
-        tickets: 0,
-        comments: 0,
-    };
-    for ticket in tickets {
-        let mut ours = false;
-        let comments = ticket["comments"].as_array().map_or(&[][..], Vec::as_slice);
-        for (n, comment) in comments.iter().enumerate() {
-            let body = comment["body"].as_str().unwrap_or_default();
-            let made = comment["created_at"]
-                .as_str()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc));
-            for r in processor::plan::references_in(body) {
-                if !wanted.contains(r) {
-                    continue;
-                }
-                ours = true;
-                *seen.refs.entry(r.to_string()).or_insert(0) += 1;
-                if let Some(made) = made {
-                    let first = seen.arrived.entry(r.to_string()).or_insert(made);
-                    *first = (*first).min(made);
-                }
-                if n == 0 {
-                    seen.opened.insert(r.to_string());
-                }
-            }
-        }
-        if ours {
-            seen.tickets += 1;
-            seen.comments += comments.len();
-        }
-    }
-    seen
-}
-
 #[cfg(test)]
 mod tests {
+    use super::probe::{median, probe_alert};
     use super::*;
 
     fn report(probes: Option<ProbeReport>) -> Report {
