@@ -126,18 +126,16 @@ pub async fn dry_run(
 ) -> Result<HttpResponse, PageError> {
     signed.require(Role::Operate)?;
     let filter = Filter::of_query(&query.params);
-    let mut body = filter.body();
-    body.insert("dry_run".into(), Value::Bool(true));
-    let found: Result<Replayed, ApiError> = selected
-        .0
-        .api
-        .post(
-            &signed.user,
-            "/v1/dead-letters/replay",
-            Some(&Value::Object(body)),
-        )
-        .await;
-    let place = Place::of(&state, &selected.0, &signed).await;
+    // The dry run's page is 200 either way: it shows the API's refusal in place of the plan.
+    let (found, place, _) = send::<Replayed>(
+        &signed,
+        &selected,
+        &state,
+        "/v1/dead-letters/replay",
+        &filter,
+        ("dry_run", Value::Bool(true)),
+    )
+    .await;
     let markup = html! {
         (back(&place, &filter))
         @match &found {
@@ -178,18 +176,18 @@ pub async fn dry_run(
     ))
 }
 
-/// Sends a change to the operator API as the person signed in: the form's filters and
-/// `extra` (the replay's `dry_run`, the purge's `confirm`) as the body of `POST path`. Its
-/// answer, the page's place, and the page's status (422 for a refusal).
+/// Sends `POST path` to the operator API as the person signed in: the filters and `extra`
+/// (the replay's `dry_run`, the purge's `confirm`) as its body. Its answer, the page's place,
+/// and the page's status (422 for a refusal).
 async fn send<T: serde::de::DeserializeOwned>(
-    change: &Change,
+    signed: &Signed,
     selected: &Selected,
     state: &AppState,
     path: &str,
+    filter: &Filter,
     (key, value): (&str, Value),
 ) -> (Result<T, ApiError>, Place, StatusCode) {
-    let signed = &change.signed;
-    let mut body = Filter::of_fields(&change.fields).body();
+    let mut body = filter.body();
     body.insert(key.into(), value);
     let done = selected
         .0
@@ -214,10 +212,11 @@ pub async fn replay(
     change.signed.require(Role::Operate)?;
     let signed = &change.signed;
     let (done, place, status) = send::<Replayed>(
-        &change,
+        signed,
         &selected,
         &state,
         "/v1/dead-letters/replay",
+        &Filter::of_fields(&change.fields),
         ("dry_run", Value::Bool(false)),
     )
     .await;
@@ -302,10 +301,11 @@ pub async fn purge(
     let signed = &change.signed;
     let confirmed = change.fields.get("confirm") == "yes";
     let (done, place, status) = send::<Purged>(
-        &change,
+        signed,
         &selected,
         &state,
         "/v1/dead-letters/purge",
+        &Filter::of_fields(&change.fields),
         ("confirm", json!(confirmed)),
     )
     .await;
