@@ -62,6 +62,11 @@ impl TestConsole {
         }
     }
 
+    /// Waits until its `/healthz` answers, within `within`.
+    pub async fn ready(&self, within: std::time::Duration) {
+        crate::wait::http_ok("the console", &format!("{}/healthz", self.base_url), within).await;
+    }
+
     /// A visitor with no cookie yet.
     pub fn visitor(&self) -> Visitor {
         Visitor {

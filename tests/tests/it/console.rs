@@ -9,7 +9,7 @@ use relay_tests::operator::{
     TestOperator, CONSOLE_TOKEN, OPERATE_NAME, OPERATE_TOKEN, READ_NAME, READ_TOKEN,
 };
 use relay_tests::processor::{Stack, TestProcessor};
-use relay_tests::{wait, Context};
+use relay_tests::Context;
 use reqwest::Method;
 use serde_json::json;
 use std::time::Duration;
@@ -21,12 +21,7 @@ async fn started() -> (TestOperator, TestConsole) {
     let operator = TestOperator::spawn(&Context::new()).await;
     operator.ready().await;
     let console = TestConsole::spawn(&operator.base_url, &[]);
-    wait::http_ok(
-        "the console",
-        &format!("{}/healthz", console.base_url),
-        Duration::from_secs(20),
-    )
-    .await;
+    console.ready(Duration::from_secs(20)).await;
     (operator, console)
 }
 
@@ -252,7 +247,7 @@ async fn sign_in_by_password_or_token_sets_a_strict_cookie_and_sign_out_ends_it(
         &operator.base_url,
         &[("RELAY_CONSOLE_SECURE_COOKIES", "always")],
     );
-    wait::http_ok("the console", &format!("{}/healthz", secure.base_url), LONG).await;
+    secure.ready(LONG).await;
     let page = secure.visitor().sign_in(DANA, PASSWORD).await;
     assert!(page.header("set-cookie").contains("Secure"));
     stop(operator, secure).await;
@@ -531,12 +526,7 @@ async fn the_console_binary_hashes_a_password_and_refuses_a_bad_environment() {
 async fn with_the_operator_api_away_the_pages_say_so_and_never_show_the_token() {
     let away = format!("http://127.0.0.1:{}", relay_tests::free_port());
     let console = TestConsole::spawn(&away, &[]);
-    wait::http_ok(
-        "the console",
-        &format!("{}/healthz", console.base_url),
-        LONG,
-    )
-    .await;
+    console.ready(LONG).await;
     let mut dana = console.signed_in(DANA).await;
     let overview = dana.get("/").await;
     assert_eq!(overview.status, 200);
@@ -579,12 +569,7 @@ async fn one_console_serves_two_accounts_each_change_going_to_its_own_operator_a
     let away = format!("http://127.0.0.1:{}", relay_tests::free_port());
     let accounts = format!("northwind={}, away={away}", b.base_url);
     let console = TestConsole::spawn(&a.base_url, &[("RELAY_CONSOLE_ACCOUNTS", &accounts)]);
-    wait::http_ok(
-        "the console",
-        &format!("{}/healthz", console.base_url),
-        LONG,
-    )
-    .await;
+    console.ready(LONG).await;
     let mut dana = console.signed_in(DANA).await;
 
     // The overview: both accounts, one under the other, each named by its label and prefix.

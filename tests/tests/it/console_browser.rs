@@ -33,12 +33,7 @@ async fn in_a_browser_a_person_signs_in_silences_an_organization_and_follows_ale
             "https://acme.syncromsp.com/tickets/{id}",
         )],
     );
-    wait::http_ok(
-        "the console",
-        &format!("{}/healthz", console.base_url),
-        LONG,
-    )
-    .await;
+    console.ready(LONG).await;
     // An alert before any silence: it becomes a ticket.
     stack.send(&[alert("browser-ticketed")]).await;
 

@@ -33,12 +33,7 @@ async fn in_a_browser_a_person_replays_a_dead_letter_and_sees_it_ticketed() -> a
     let operator = TestOperator::for_stack(&stack).await;
     operator.ready().await;
     let console = TestConsole::spawn(&operator.base_url, &[]);
-    wait::http_ok(
-        "the console",
-        &format!("{}/healthz", console.base_url),
-        LONG,
-    )
-    .await;
+    console.ready(LONG).await;
     let queues = Queues::open(&stack).await;
     stack.send(&[alert("browser-dead")]).await;
     wait::until("the alert to be dead-lettered", LONG, || async {

@@ -41,12 +41,7 @@ async fn in_a_browser_a_person_maps_an_organization_and_its_parked_alerts_become
     let operator = TestOperator::for_stack(&stack).await;
     operator.ready().await;
     let console = TestConsole::spawn(&operator.base_url, &[]);
-    wait::http_ok(
-        "the console",
-        &format!("{}/healthz", console.base_url),
-        LONG,
-    )
-    .await;
+    console.ready(LONG).await;
     stack.send(&[parked_alert(0), parked_alert(1)]).await;
     let parked = format!("{}.alerts.parked", stack.ctx.prefix);
     wait::until("both alerts parked", LONG, || async {

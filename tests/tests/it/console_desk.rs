@@ -9,7 +9,6 @@ use relay_tests::alerts::alert;
 use relay_tests::console::{Page, TestConsole, Visitor, DANA, RITA};
 use relay_tests::operator::{TestOperator, READ_TOKEN};
 use relay_tests::processor::{Stack, TestProcessor};
-use relay_tests::wait;
 use serde_json::json;
 use std::time::Duration;
 
@@ -18,12 +17,7 @@ const LONG: Duration = Duration::from_secs(60);
 /// The console beside `operator`, answering.
 async fn console_for(operator: &TestOperator) -> TestConsole {
     let console = TestConsole::spawn(&operator.base_url, &[]);
-    wait::http_ok(
-        "the console",
-        &format!("{}/healthz", console.base_url),
-        Duration::from_secs(20),
-    )
-    .await;
+    console.ready(Duration::from_secs(20)).await;
     console
 }
 

@@ -10,7 +10,7 @@ use crate::relayctl_dlq::{Queues, Seed};
 use relay_tests::console::{TestConsole, DANA, RITA};
 use relay_tests::operator::{TestOperator, OPERATE_TOKEN, READ_TOKEN};
 use relay_tests::processor::Stack;
-use relay_tests::{wait, Context};
+use relay_tests::Context;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -375,12 +375,7 @@ async fn the_console_shows_dead_letters_and_a_change_without_its_csrf_token_chan
     let operator = TestOperator::for_stack(&stack).await;
     operator.ready().await;
     let console = TestConsole::spawn(&operator.base_url, &[]);
-    wait::http_ok(
-        "the console",
-        &format!("{}/healthz", console.base_url),
-        LONG,
-    )
-    .await;
+    console.ready(LONG).await;
     let queues = Queues::open(&stack).await;
     let ids = seed_all(
         &queues,

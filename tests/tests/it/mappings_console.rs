@@ -11,7 +11,6 @@ use relay_tests::operator::{
     Body, TestOperator, CONSOLE_NAME, OPERATE_NAME, OPERATE_TOKEN, READ_TOKEN,
 };
 use relay_tests::processor::{Stack, CATCH_ALL, CONTOSO};
-use relay_tests::wait;
 use reqwest::Method;
 use serde_json::{json, Value};
 use shared::alert::Organization;
@@ -333,12 +332,7 @@ async fn mappings_page_of_the_console_maps_accepts_and_removes_audited_under_the
         .await
         .expect("recorded");
     let console = TestConsole::spawn(&operator.base_url, &[]);
-    wait::http_ok(
-        "the console",
-        &format!("{}/healthz", console.base_url),
-        LONG,
-    )
-    .await;
+    console.ready(LONG).await;
 
     let mut rita = console.signed_in(RITA).await;
     let page = rita.get("/mapping").await;
