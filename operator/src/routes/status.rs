@@ -93,13 +93,12 @@ async fn operator_state(db: &Db) -> Result<OperatorState> {
         .filter(|s| s.overdue)
         .collect();
     let alive = workers::alive(db, ALIVE_SECS).await?;
-    let ingest = workers::ingest_alive(db, ALIVE_SECS).await?;
     Ok(OperatorState {
         paused,
         silences,
         overdue,
-        workers: alive,
-        ingest,
+        workers: alive.workers,
+        ingest: alive.ingest,
     })
 }
 

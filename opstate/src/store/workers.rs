@@ -99,47 +99,52 @@ async fn upsert(
     Ok(())
 }
 
-/// Workers seen within `within_secs` (alive), newest first; rows older than a day are
-/// deleted.
-pub async fn alive(db: &Db, within_secs: i64) -> Result<Vec<Worker>> {
-    seen(db, PROCESSOR, within_secs).await
+/// The processes seen within `within_secs`, by role, each list newest first.
+#[derive(Debug, Default)]
+pub struct Alive {
+    pub workers: Vec<Worker>,
+    pub ingest: Vec<Ingest>,
 }
 
-/// Ingest instances seen within `within_secs`, newest first.
-pub async fn ingest_alive(db: &Db, within_secs: i64) -> Result<Vec<Ingest>> {
-    seen(db, INGEST, within_secs).await
-}
-
-async fn seen<R: DeserializeOwned + Default>(
-    db: &Db,
-    role: &str,
-    within_secs: i64,
-) -> Result<Vec<Instance<R>>> {
+/// The processes seen within `within_secs` (alive), in one read; rows older than a day are
+/// deleted first.
+pub async fn alive(db: &Db, within_secs: i64) -> Result<Alive> {
     sqlx::query("DELETE FROM workers WHERE seen_at < now() - interval '1 day'")
         .execute(db.pool())
         .await?;
     let rows = sqlx::query(
-        "SELECT instance, host, started_at, seen_at, report FROM workers
-          WHERE role = $1 AND seen_at >= now() - make_interval(secs => $2)
+        "SELECT role, instance, host, started_at, seen_at, report FROM workers
+          WHERE seen_at >= now() - make_interval(secs => $1)
           ORDER BY started_at DESC",
     )
-    .bind(role)
     .bind(within_secs as f64)
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
-        .map(|r| {
-            let report: serde_json::Value = r.try_get("report")?;
-            Ok(Instance {
-                instance: r.try_get("instance")?,
-                host: r.try_get("host")?,
-                started_at: r.try_get("started_at")?,
-                seen_at: r.try_get("seen_at")?,
-                report: serde_json::from_value(report).unwrap_or_default(),
-            })
-        })
-        .collect::<std::result::Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+    let mut alive = Alive::default();
+    for row in &rows {
+        let role: String = row.try_get("role")?;
+        match role.as_str() {
+            PROCESSOR => alive.workers.push(instance(row)?),
+            INGEST => alive.ingest.push(instance(row)?),
+            // A role of a later version: not this status's to show.
+            _ => {}
+        }
+    }
+    Ok(alive)
+}
+
+/// One row, its report read as `R` (a report this version cannot read shows as empty).
+fn instance<R: DeserializeOwned + Default>(
+    row: &sqlx::postgres::PgRow,
+) -> std::result::Result<Instance<R>, sqlx::Error> {
+    let report: serde_json::Value = row.try_get("report")?;
+    Ok(Instance {
+        instance: row.try_get("instance")?,
+        host: row.try_get("host")?,
+        started_at: row.try_get("started_at")?,
+        seen_at: row.try_get("seen_at")?,
+        report: serde_json::from_value(report).unwrap_or_default(),
+    })
 }
 
 /// This machine's name as the status shows it: `HOSTNAME` (a pod's name), else
