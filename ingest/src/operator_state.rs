@@ -15,10 +15,11 @@ use opstate::store::workers::{self, IngestReport};
 use opstate::trail::writer::TrailTask;
 use opstate::trail::{Event, Step, TrailWriter};
 use opstate::{Db, DbError};
+use prometheus_client::metrics::counter::Counter;
 use shared::amqp::Broker;
 use shared::config::Settings;
 use shared::message::AlertMessage;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -44,8 +45,6 @@ pub struct OperatorState {
     /// Set once the schema is migrated: until then PostgreSQL counts as down, even while no
     /// step has been written to find it out.
     migrated: Arc<AtomicBool>,
-    /// Alerts accepted since start, for the instance's report.
-    accepted: Arc<AtomicU64>,
     db: Db,
 }
 
@@ -87,7 +86,6 @@ impl OperatorState {
                 trail,
                 activity,
                 migrated,
-                accepted: Arc::new(AtomicU64::new(0)),
                 db: db.clone(),
             },
             Background {
@@ -102,17 +100,18 @@ impl OperatorState {
     }
 
     /// Starts reporting this instance to the fleet's status (every [`REPORT_EVERY`], while
-    /// PostgreSQL answers; it is taken off when [`Background::finish`] runs).
-    pub fn report(&self, background: &mut Background, broker: Broker) {
+    /// PostgreSQL answers; it is taken off when [`Background::finish`] runs). `accepted` is
+    /// each source's `alerts_accepted` counter: the report gives their sum.
+    pub fn report(&self, background: &mut Background, broker: Broker, accepted: Vec<Counter>) {
         let instance = format!("ingest-{}", uuid::Uuid::new_v4().simple());
-        let (db, accepted, id) = (self.db.clone(), self.accepted.clone(), instance.clone());
+        let (db, id) = (self.db.clone(), instance.clone());
         let task = tokio::spawn(async move {
             let started_at = chrono::Utc::now();
             let host = workers::host_name();
             loop {
                 let report = IngestReport {
                     broker_up: broker.is_connected(),
-                    accepted: accepted.load(Ordering::Relaxed),
+                    accepted: accepted.iter().map(Counter::get).sum(),
                     version: env!("CARGO_PKG_VERSION").to_string(),
                 };
                 if let Err(e) = workers::report_ingest(&db, &id, &host, started_at, &report).await {
@@ -127,8 +126,6 @@ impl OperatorState {
     /// After RabbitMQ confirmed a request's alerts: their `received` steps (made by
     /// [`received`]), and the source heard from.
     pub fn accepted(&self, source: &str, steps: Vec<Event>) {
-        self.accepted
-            .fetch_add(steps.len() as u64, Ordering::Relaxed);
         for step in steps {
             self.trail.record(step);
         }

@@ -15,6 +15,7 @@ use actix_web::{web, App, HttpResponse, HttpServer, Resource, Route};
 use anyhow::Context;
 use shared::amqp::{Broker, BrokerOptions, Topology};
 use shared::config::{IngestSettings, Settings};
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -45,10 +46,9 @@ pub async fn run(
         max_backoff: Duration::from_millis(settings.amqp.reconnect_max_backoff_ms),
         connection_name: format!("alert-relay ingest ({})", settings.prefix),
     });
-    operator.report(&mut operator_tasks, broker.clone());
     let tolerance = settings.ingest.timestamp_tolerance_secs;
     let metrics = Arc::new(Metrics::new());
-    let sources = settings
+    let sources: HashMap<String, Source> = settings
         .sources
         .iter()
         .map(|(name, source)| {
@@ -63,6 +63,11 @@ pub async fn run(
             )
         })
         .collect();
+    let accepted = sources
+        .values()
+        .map(|s| s.counters.alerts_accepted.clone())
+        .collect();
+    operator.report(&mut operator_tasks, broker.clone(), accepted);
     let ingest = &settings.ingest;
     let state = web::Data::new(AppState {
         sources,
