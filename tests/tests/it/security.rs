@@ -110,25 +110,31 @@ fn debug_output_and_configuration_errors_never_show_secrets() {
     }
 }
 
-/// Stops a child as an operator would (SIGTERM) and returns everything it logged.
+/// Stops a child as an operator would (SIGTERM) and returns everything it logged. Its
+/// stderr is read while it stops (a full pipe would hold it up); one that does not exit
+/// within 30 s fails the test with the end of what it logged.
 async fn stop_and_read_logs(mut child: tokio::process::Child) -> String {
+    let mut stderr = child.stderr.take().expect("stderr");
+    let reading = tokio::spawn(async move {
+        let mut logs = String::new();
+        let _ = stderr.read_to_string(&mut logs).await;
+        logs
+    });
     let pid = child.id().expect("pid");
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()
         .expect("kill");
     assert!(killed.success());
-    let _ = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("exits after SIGTERM");
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut logs)
-        .await
-        .expect("logs");
+    let exited = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+    if exited.is_err() {
+        let _ = child.kill().await;
+    }
+    let logs = reading.await.expect("logs");
+    if exited.is_err() {
+        let tail: String = logs.lines().rev().take(20).collect::<Vec<_>>().join("\n");
+        panic!("did not exit within 30 s of SIGTERM; its last lines, newest first:\n{tail}");
+    }
     logs
 }
 
