@@ -58,11 +58,12 @@ run_tests() {
 # can kill the broker's dead-letter supervisor mid-run, and every later test's broker calls
 # then fail with INTERNAL_ERROR; and Debian's RabbitMQ 3.10 has wedged under that churn (the
 # port open, no handshake answered). Only in those cases: heal the broker and run the tests
-# again (twice at most). Any other failure fails the run.
+# again (twice at most). A node that answers and does not confirm a publish counts as wedged.
+# Any other failure fails the run.
 attempt=1
 until run_tests; do
     [ "$attempt" -le 2 ] || exit 1
-    if amqp_answers; then
+    if amqp_healthy; then
         heal_rabbitmq_dlx || exit 1
     else
         heal_rabbitmq_wedge || exit 1

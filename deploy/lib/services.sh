@@ -85,10 +85,28 @@ ensure_rabbitmq() {
     fi
     # The port opens before the node is fully booted; quorum queues need it booted.
     if command -v rabbitmqctl >/dev/null; then
-        timeout 150 as_root rabbitmqctl await_startup --timeout 120 >/dev/null 2>&1 || true
+        as_root timeout 150 rabbitmqctl await_startup --timeout 120 >/dev/null 2>&1 || true
         heal_rabbitmq_dlx || true
     fi
-    amqp_answers || heal_rabbitmq_wedge || die "RabbitMQ on 127.0.0.1:5672 does not answer the AMQP handshake"
+    amqp_healthy || heal_rabbitmq_wedge ||
+        die "RabbitMQ on 127.0.0.1:5672 does not answer the AMQP handshake or confirm a publish"
+}
+
+# RabbitMQ answers the handshake and confirms a persistent publish to a quorum queue.
+amqp_healthy() {
+    amqp_answers && amqp_publishes
+}
+
+# A publish with a confirm, to a quorum queue made for it and deleted after (what ingest does
+# for every alert): a node can answer the handshake and still never confirm. False only when
+# the broker took the connection and did not confirm; a probe that cannot tell (no python3,
+# the guest login refused on someone's own broker) does not count against it.
+amqp_publishes() {
+    command -v python3 >/dev/null || return 0
+    local rc=0 said
+    said=$(python3 "$RELAY_ROOT/deploy/lib/amqp_probe.py" 127.0.0.1 5672 2>&1) || rc=$?
+    [ -z "$said" ] || say "$said"
+    [ "$rc" -ne 1 ]
 }
 
 # RabbitMQ answers the AMQP handshake on 127.0.0.1:5672 (an open port is not enough: a wedged
@@ -100,18 +118,29 @@ amqp_answers() {
 
 # The Debian RabbitMQ (3.10) on the machines this runs on has wedged under the tests' queue
 # churn (hundreds of quorum queues declared and deleted): the port stays open, the node says
-# it runs, and no connection gets an answer. Only a local node is healed: first restarted; if
-# it wedges again while it recovers its queues, its data directory (test leftovers on a test
-# machine) is moved aside and it starts empty. Returns 1 when there is nothing it can do.
+# it runs, and no connection gets an answer; or it answers and never confirms a publish. Only
+# a local node is healed: first restarted; if it wedges again while it recovers its queues,
+# its data directory (test leftovers on a test machine) is moved aside and it starts empty.
+# A resource alarm (memory or disk) is not healed: restarting would not free what is short,
+# so it is named and left to whoever runs the machine. Returns 1 when there is nothing it
+# can do.
 heal_rabbitmq_wedge() {
     [ -d /var/lib/rabbitmq/mnesia ] && command -v rabbitmq-server >/dev/null || return 1
-    say "RabbitMQ does not answer the AMQP handshake: restarting the local node"
+    local alarms
+    if command -v rabbitmq-diagnostics >/dev/null &&
+        ! alarms=$(as_root timeout 30 rabbitmq-diagnostics -q check_local_alarms 2>&1) &&
+        grep -qi alarm <<<"$alarms"; then
+        say "RabbitMQ has a resource alarm, so it blocks every publish: $alarms"
+        say "free memory or disk (see its disk_free_limit and vm_memory_high_watermark), then retry"
+        return 1
+    fi
+    say "RabbitMQ does not answer the AMQP handshake or confirm a publish: restarting the local node"
     as_root pkill -9 -f 'beam.smp.*rabbit' || true
     sleep 2
     as_root rabbitmq-server -detached >&2 2>&1 || true
     wait_port 5672 RabbitMQ 120
-    timeout 150 as_root rabbitmqctl await_startup --timeout 120 >/dev/null 2>&1 || true
-    amqp_answers && return 0
+    as_root timeout 150 rabbitmqctl await_startup --timeout 120 >/dev/null 2>&1 || true
+    amqp_healthy && return 0
     local aside
     aside=/var/lib/rabbitmq/mnesia.wedged.$(date +%Y%m%d%H%M%S)
     say "RabbitMQ wedged again while recovering its queues: moving its data to $aside and starting it empty"
@@ -120,8 +149,8 @@ heal_rabbitmq_wedge() {
     as_root mv /var/lib/rabbitmq/mnesia "$aside"
     as_root rabbitmq-server -detached >&2 2>&1 || true
     wait_port 5672 RabbitMQ 120
-    timeout 150 as_root rabbitmqctl await_startup --timeout 120 >/dev/null 2>&1 || true
-    amqp_answers
+    as_root timeout 150 rabbitmqctl await_startup --timeout 120 >/dev/null 2>&1 || true
+    amqp_healthy
 }
 
 # RabbitMQ's supervisor of at-least-once dead-letter workers gives up after a burst of worker
