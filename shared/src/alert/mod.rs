@@ -2,12 +2,17 @@
 //!
 //! Senders' JSON is validated field by field by [`Alert::from_json`], which names every
 //! offending field at once rather than stopping at the first, so a sender fixes its payload in
-//! one round trip. Only a validated [`Alert`] can be put on the queue.
+//! one round trip. Only a validated [`Alert`] can be put on the queue. `text` holds the two
+//! checks `Checker::string` runs on every free-text field (length in characters, control
+//! characters), written for the speed of a path every alert takes.
+
+mod text;
 
 use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
+use text::{has_control, longer_than};
 
 /// Longest accepted `id`: it becomes part of Redis keys and AMQP headers.
 pub const MAX_ID_LEN: usize = 256;
@@ -200,36 +205,6 @@ const TOP_LEVEL_FIELDS: &[&str] = &[
 
 /// Walks one JSON object, collecting every problem with its field path (also used for
 /// billable-user counts, [`crate::billing`]).
-/// Whether `text` has more than `max` characters; no count when its bytes already fit
-/// (a character is at least one byte).
-fn longer_than(text: &str, max: usize) -> bool {
-    text.len() > max && text.chars().count() > max
-}
-
-/// Whether `text` holds a control character (Unicode's `Cc`: C0, DEL and C1) other than a
-/// newline or a tab, found in one pass over its bytes: C0 and DEL are single bytes, and C1
-/// (U+0080–U+009F) is encoded as 0xC2 followed by 0x80–0x9F, a pair no other character
-/// makes (0xC2 only ever leads).
-fn has_control(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    // Nearly every text has none: a pass without early exit (so the compiler vectorises it)
-    // says so, before the exact pass below looks at what it flagged.
-    let suspect = bytes.iter().fold(false, |seen, &b| {
-        seen | (b < 0x20) | (b == 0x7f) | (b == 0xc2)
-    });
-    if !suspect {
-        return false;
-    }
-    bytes.iter().enumerate().any(|(i, &b)| match b {
-        b'\n' | b'\t' => false,
-        0x00..=0x1f | 0x7f => true,
-        0xc2 => bytes
-            .get(i + 1)
-            .is_some_and(|next| (0x80..=0x9f).contains(next)),
-        _ => false,
-    })
-}
-
 pub(crate) struct Checker<'a> {
     pub(crate) prefix: &'a str,
     pub(crate) errors: Vec<FieldError>,
@@ -484,24 +459,6 @@ impl Alert {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn control_characters_are_found_as_char_is_control_finds_them() {
-        for c in (0..=0x10ffff).filter_map(char::from_u32) {
-            let expected = c.is_control() && c != '\n' && c != '\t';
-            // After a character of two bytes, before one of one.
-            let text = format!("é{c}x");
-            assert_eq!(has_control(&text), expected, "U+{:04X}", c as u32);
-        }
-    }
-
-    #[test]
-    fn length_is_counted_in_characters_not_bytes() {
-        assert!(!longer_than("ééé", 3));
-        assert!(longer_than("éééé", 3));
-        assert!(!longer_than("abc", 3));
-        assert!(longer_than("abcd", 3));
-    }
 
     fn sample() -> Value {
         json!({
