@@ -120,7 +120,6 @@ start_baseline() { # port [prefix: through the relay's broker path]
     PIDS+=("$LAST_PID")
     for _ in $(seq 1 300); do port_open "$1" && break; sleep 0.1; done
 }
-[ -n "${BASELINE_PREFIX:-}" ] && unset BASELINE_PREFIX
 
 say "baseline: minimal HMAC-check + publish-with-confirm handler"
 start_baseline $BASE_PORT
